@@ -1,0 +1,52 @@
+//===- SchedDialect.h - the sched dialect -----------------------*- C++ -*-===//
+
+#ifndef PIPEWEAVE_DIALECT_SCHED_SCHEDDIALECT_H
+#define PIPEWEAVE_DIALECT_SCHED_SCHEDDIALECT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "passes/Schedule/Schedule.h"
+
+#include "dialect/Sched/SchedDialect.h.inc"
+#include "dialect/Sched/SchedEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/Sched/SchedAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/Sched/SchedOps.h.inc"
+
+namespace pipeweave::sched {
+
+/// A program as a library value, plus the op behind every action so that
+/// problems found by the library can be reported at the right place.
+struct ProgramValue {
+  schedule::Schedule schedule;
+  /// actionOps[r][i] is the op of schedule.ranks[r][i].
+  std::vector<std::vector<mlir::Operation *>> actionOps;
+  /// rankOps[r] is the sched.rank of rank r (null when missing).
+  std::vector<RankOp> rankOps;
+};
+
+/// Converts a program to a library value. Ranks outside [0, ranks) or given
+/// twice are reported as errors and yield failure.
+mlir::FailureOr<ProgramValue> toProgramValue(ProgramOp program);
+
+/// Converts a schedule::Action to its op, inserted at `builder`'s point.
+mlir::Operation *buildAction(mlir::OpBuilder &builder, mlir::Location loc,
+                             const schedule::Action &action);
+
+/// Creates a sched.program for `schedule` at `builder`'s insertion point.
+ProgramOp buildProgram(mlir::OpBuilder &builder, mlir::Location loc,
+                       const schedule::Schedule &schedule);
+
+/// Replaces the actions of every rank of `program` with those of `schedule`
+/// (same ranks); program-level attributes stay.
+void replaceActions(ProgramOp program, const schedule::Schedule &schedule);
+
+} // namespace pipeweave::sched
+
+#endif // PIPEWEAVE_DIALECT_SCHED_SCHEDDIALECT_H

@@ -1,0 +1,197 @@
+//===- SchedInterop.cpp - sched IR <-> schedule library values ------------===//
+
+#include "dialect/Sched/SchedDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace pipeweave::sched;
+namespace schedule = pipeweave::schedule;
+
+static schedule::Payload toLibrary(Payload payload) {
+  return payload == Payload::Activation ? schedule::Payload::Activation
+                                        : schedule::Payload::Gradient;
+}
+static Payload fromLibrary(schedule::Payload payload) {
+  return payload == schedule::Payload::Activation ? Payload::Activation
+                                                  : Payload::Gradient;
+}
+
+static int asInt(uint64_t value) { return static_cast<int>(value); }
+
+/// The library action an op stands for; std::nullopt for non-action ops.
+static std::optional<schedule::Action> toAction(Operation *op) {
+  using schedule::Action;
+  return llvm::TypeSwitch<Operation *, std::optional<Action>>(op)
+      .Case([](ForwardOp a) {
+        return Action::forward(asInt(a.getStage()), asInt(a.getMb()));
+      })
+      .Case([](BackwardInputOp a) {
+        return Action::backwardInput(asInt(a.getStage()), asInt(a.getMb()));
+      })
+      .Case([](BackwardWeightOp a) {
+        return Action::backwardWeight(asInt(a.getStage()), asInt(a.getMb()));
+      })
+      .Case([](BackwardOp a) {
+        return Action::backward(asInt(a.getStage()), asInt(a.getMb()));
+      })
+      .Case([](OverlapOp a) {
+        return Action::overlap(asInt(a.getForwardStage()),
+                               asInt(a.getForwardMb()),
+                               asInt(a.getBackwardStage()),
+                               asInt(a.getBackwardMb()));
+      })
+      .Case([](SendOp a) {
+        return Action::send(toLibrary(a.getPayload()), asInt(a.getStage()),
+                            asInt(a.getMb()), asInt(a.getPeer()),
+                            static_cast<int64_t>(a.getBytes()));
+      })
+      .Case([](RecvOp a) {
+        return Action::recv(toLibrary(a.getPayload()), asInt(a.getStage()),
+                            asInt(a.getMb()), asInt(a.getPeer()),
+                            static_cast<int64_t>(a.getBytes()));
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+static std::vector<int64_t> toVector(std::optional<ArrayRef<int64_t>> array) {
+  if (!array)
+    return {};
+  return std::vector<int64_t>(array->begin(), array->end());
+}
+
+FailureOr<ProgramValue> pipeweave::sched::toProgramValue(ProgramOp program) {
+  ProgramValue value;
+  schedule::Schedule &s = value.schedule;
+  s.name = program.getSymName().str();
+  s.kind = program.getSchedule().str();
+  s.numRanks = asInt(program.getRanks());
+  s.numStages = asInt(program.getStages());
+  s.numMicrobatches = asInt(program.getMicrobatches());
+  s.numDirections = asInt(program.getDirections());
+  s.activationBytes = toVector(program.getActivationBytes());
+  s.gradientBytes = toVector(program.getGradientBytes());
+  s.ranks.resize(s.numRanks);
+  value.actionOps.resize(s.numRanks);
+  value.rankOps.resize(s.numRanks);
+
+  for (Operation &child : program.getBody().front()) {
+    auto rank = dyn_cast<RankOp>(child);
+    if (!rank)
+      return child.emitOpError("is not allowed in a sched.program body; "
+                               "expected sched.rank");
+    if (rank.getRank() >= program.getRanks())
+      return rank.emitOpError()
+             << "names rank " << rank.getRank() << ", but the program has "
+             << program.getRanks() << " ranks (0.." << program.getRanks() - 1
+             << ")";
+    int index = asInt(rank.getRank());
+    if (RankOp first = value.rankOps[index]) {
+      InFlightDiagnostic diag = rank.emitOpError()
+                                << "rank " << index << " is given twice";
+      diag.attachNote(first.getLoc()) << "first given here";
+      return diag;
+    }
+    value.rankOps[index] = rank;
+    for (Operation &op : rank.getBody().front()) {
+      std::optional<schedule::Action> action = toAction(&op);
+      if (!action)
+        return op.emitOpError("is not a sched action");
+      s.ranks[index].push_back(*action);
+      value.actionOps[index].push_back(&op);
+    }
+  }
+  for (auto [index, rank] : llvm::enumerate(value.rankOps))
+    if (!rank)
+      return program.emitOpError()
+             << "has no sched.rank " << index << "; every rank 0.."
+             << program.getRanks() - 1 << " needs one (it may be empty)";
+  return value;
+}
+
+Operation *pipeweave::sched::buildAction(OpBuilder &builder, Location loc,
+                                         const schedule::Action &action) {
+  using schedule::ActionKind;
+  int stage = action.stage, mb = action.microbatch;
+  switch (action.kind) {
+  case ActionKind::Forward:
+    return builder.create<ForwardOp>(loc, stage, mb);
+  case ActionKind::BackwardInput:
+    return builder.create<BackwardInputOp>(loc, stage, mb);
+  case ActionKind::BackwardWeight:
+    return builder.create<BackwardWeightOp>(loc, stage, mb);
+  case ActionKind::Backward:
+    return builder.create<BackwardOp>(loc, stage, mb);
+  case ActionKind::OverlapFB:
+    return builder.create<OverlapOp>(loc, stage, mb, action.stage2,
+                                     action.microbatch2);
+  case ActionKind::Send:
+    return builder.create<SendOp>(loc, fromLibrary(action.payload), stage, mb,
+                                  action.peer, action.bytes);
+  case ActionKind::Recv:
+    return builder.create<RecvOp>(loc, fromLibrary(action.payload), stage, mb,
+                                  action.peer, action.bytes);
+  }
+  llvm_unreachable("unknown action kind");
+}
+
+/// Appends `actions` to `rank`. `computeLocs`, when not empty, gives the
+/// locations of the compute actions in order; a comm action takes the
+/// location of the compute action it precedes (or the last one).
+static void fillRank(OpBuilder &builder, Location rankLoc, RankOp rank,
+                     const std::vector<schedule::Action> &actions,
+                     ArrayRef<Location> computeLocs = {}) {
+  Block &body = rank.getBody().front();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(&body);
+  size_t nextCompute = 0;
+  for (const schedule::Action &action : actions) {
+    Location loc = rankLoc;
+    if (!computeLocs.empty())
+      loc = computeLocs[std::min(nextCompute, computeLocs.size() - 1)];
+    if (action.isCompute())
+      ++nextCompute;
+    buildAction(builder, loc, action);
+  }
+}
+
+ProgramOp pipeweave::sched::buildProgram(OpBuilder &builder, Location loc,
+                                         const schedule::Schedule &s) {
+  auto program = builder.create<ProgramOp>(
+      loc, s.name.empty() ? "schedule" : s.name, s.numRanks, s.numStages,
+      s.numMicrobatches, s.kind, s.numDirections,
+      s.activationBytes.empty()
+          ? DenseI64ArrayAttr()
+          : builder.getDenseI64ArrayAttr(s.activationBytes),
+      s.gradientBytes.empty() ? DenseI64ArrayAttr()
+                              : builder.getDenseI64ArrayAttr(s.gradientBytes));
+  Block *body = new Block();
+  program.getBody().push_back(body);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(body);
+  for (auto [index, actions] : llvm::enumerate(s.ranks)) {
+    auto rank = builder.create<RankOp>(loc, index);
+    rank.getBody().push_back(new Block());
+    fillRank(builder, loc, rank, actions);
+  }
+  return program;
+}
+
+void pipeweave::sched::replaceActions(ProgramOp program,
+                                      const schedule::Schedule &s) {
+  OpBuilder builder(program.getContext());
+  for (RankOp rank : program.getBody().getOps<RankOp>()) {
+    Block &body = rank.getBody().front();
+    // Passes that rewrite a program keep its compute order, so compute
+    // actions keep their source locations (a CSV cell, a spec line).
+    llvm::SmallVector<Location> computeLocs;
+    for (Operation &op : body)
+      if (!isa<SendOp, RecvOp>(op))
+        computeLocs.push_back(op.getLoc());
+    while (!body.empty())
+      body.back().erase();
+    fillRank(builder, rank.getLoc(), rank, s.ranks[rank.getRank()],
+             computeLocs);
+  }
+}
