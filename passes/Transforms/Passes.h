@@ -1,0 +1,36 @@
+//===- Passes.h - pipeweave passes ------------------------------*- C++ -*-===//
+
+#ifndef PIPEWEAVE_PASSES_TRANSFORMS_PASSES_H
+#define PIPEWEAVE_PASSES_TRANSFORMS_PASSES_H
+
+#include "dialect/Pipe/PipeDialect.h"
+#include "dialect/Sched/SchedDialect.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace pipeweave {
+
+#define GEN_PASS_DECL
+#include "passes/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Transforms/Passes.h.inc"
+
+/// Registers the pipe and sched dialects in `registry`.
+void registerPipeweaveDialects(mlir::DialectRegistry &registry);
+
+/// The default compile pipeline from pipe specs to a checked sched program:
+/// pipe-build-schedule, then the check pipeline below. Registered as
+/// `pw-compile`.
+void buildCompilePipeline(mlir::OpPassManager &pm);
+
+/// For sched programs (e.g. imported CSV), on every program:
+/// sched-check-deadlock, sched-insert-comm, sched-check-deadlock.
+void buildCheckPipeline(mlir::OpPassManager &pm);
+
+/// Registers every pipeweave pass and pipeline with the global registry.
+void registerPipeweavePassesAndPipelines();
+
+} // namespace pipeweave
+
+#endif // PIPEWEAVE_PASSES_TRANSFORMS_PASSES_H
