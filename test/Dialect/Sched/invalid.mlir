@@ -1,0 +1,176 @@
+// RUN: pw-opt %s -split-input-file -verify-diagnostics
+
+sched.program @twice ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    // expected-error @+1 {{forward of stage 0 micro-batch 0 runs twice}}
+    sched.forward stage 0 mb 0
+    sched.backward stage 0 mb 0
+  }
+}
+
+// -----
+
+sched.program @early ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    // expected-error @+1 {{before its forward}}
+    sched.backward stage 0 mb 0
+    sched.forward stage 0 mb 0
+  }
+}
+
+// -----
+
+sched.program @wfirst ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    // expected-error @+1 {{runs before its backward-input}}
+    sched.backward_weight stage 0 mb 0
+    sched.backward_input stage 0 mb 0
+  }
+}
+
+// -----
+
+sched.program @split ranks = 2 stages = 1 microbatches = 2 schedule = "x" {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    sched.backward stage 0 mb 0
+  }
+  sched.rank 1 {
+    // expected-error @+1 {{stage 0 runs on rank 0 and rank 1; a stage must run on exactly one rank}}
+    sched.forward stage 0 mb 1
+    sched.backward stage 0 mb 1
+  }
+}
+
+// -----
+
+// expected-error @+1 {{stage 0 is missing}}
+sched.program @missing ranks = 1 stages = 1 microbatches = 2 schedule = "x" {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    sched.backward stage 0 mb 0
+  }
+}
+
+// -----
+
+// expected-error @+2 {{stage 0 is missing forward for micro-batch 0}}
+// expected-error @+1 {{stage 0 is missing backward (B or I) for micro-batch 0}}
+sched.program @range ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    // expected-error @+1 {{stage 3}}
+    sched.forward stage 3 mb 0
+  }
+}
+
+// -----
+
+sched.program @peer ranks = 2 stages = 2 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    // expected-error @+1 {{peer}}
+    sched.send activation stage 0 mb 0 to 0 bytes 0
+    sched.backward stage 0 mb 0
+  }
+  sched.rank 1 {
+    sched.forward stage 1 mb 0
+    sched.backward stage 1 mb 0
+  }
+}
+
+// -----
+
+sched.program @unmatched ranks = 2 stages = 2 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    // expected-error @+1 {{no matching}}
+    sched.send activation stage 0 mb 0 to 1 bytes 0
+    sched.backward stage 0 mb 0
+  }
+  sched.rank 1 {
+    sched.forward stage 1 mb 0
+    sched.backward stage 1 mb 0
+  }
+}
+
+// -----
+
+// expected-error @+1 {{has no sched.rank 1; every rank 0..1 needs one (it may be empty)}}
+sched.program @norank ranks = 2 stages = 1 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    sched.backward stage 0 mb 0
+  }
+}
+
+// -----
+
+sched.program @rankrange ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  // expected-error @+1 {{names rank 1, but the program has 1 ranks (0..0)}}
+  sched.rank 1 {
+  }
+}
+
+// -----
+
+sched.program @dup ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  // expected-note @+1 {{first given here}}
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    sched.backward stage 0 mb 0
+  }
+  // expected-error @+1 {{rank 0 is given twice}}
+  sched.rank 0 {
+  }
+}
+
+// -----
+
+// expected-error @+1 {{microbatches (3) must divide evenly into 2 directions}}
+sched.program @dirs ranks = 1 stages = 2 microbatches = 3 schedule = "x" directions = 2 {
+  sched.rank 0 {
+  }
+}
+
+// -----
+
+// expected-error @+1 {{activation_bytes has 1 entries; expected one per stage (2)}}
+sched.program @bytes ranks = 1 stages = 2 microbatches = 1 schedule = "x" attributes {activation_bytes = array<i64: 4>} {
+  sched.rank 0 {
+  }
+}
+
+// -----
+
+sched.program @pair ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    // expected-error @+1 {{overlap}}
+    sched.overlap forward stage 0 mb 0 backward stage 0 mb 0
+  }
+}
+
+// -----
+
+sched.program @payload ranks = 2 stages = 2 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    // expected-error @+2 {{expected ::pipeweave::sched::Payload to be one of: activation, gradient}}
+    // expected-error @+1 {{failed to parse Sched_PayloadAttr parameter}}
+    sched.send weights stage 0 mb 0 to 1 bytes 0
+  }
+}
+
+// -----
+
+// expected-error @+1 {{'sched.forward' op expects parent op 'sched.rank'}}
+sched.forward stage 0 mb 0
+
+// -----
+
+sched.program @neg ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
+  sched.rank 0 {
+    // expected-error @+1 {{attribute 'mb' failed to satisfy constraint}}
+    sched.forward stage 0 mb -1
+  }
+}
