@@ -22,11 +22,15 @@ def SchedInsertComm : Pass<"sched-insert-comm", "::pipeweave::sched::ProgramOp">
   let summary = "Add matching send/recv pairs for every cross-rank dependency";
   let description = [{
     Activations flow F(s) -> F(s+1), gradients B/I(s) -> B/I(s-1) within a
-    direction. Before each compute action the pass places one group: the
-    sends of the previous compute action's outputs, then the receives the
-    action needs, so that blocking point-to-point semantics (a group
-    completes when its peers have posted the matching operations) cannot
-    deadlock. Existing send/recv actions are replaced.
+    direction; stages on the same rank (the V turn) exchange nothing. Before
+    each compute action sits one group: the sends that are due, then the
+    receives the action needs. A send is due in the round its consumer runs
+    in a lock-step run of the compute order, so both ends of every message
+    sit at the same round boundary and blocking grouped point-to-point
+    semantics (a group completes when its peers have posted the matching
+    operations) cannot deadlock. For GPipe and 1F1B that is right after the
+    producer; DualPipe's neighbours feed each other, so some of its sends
+    wait. Existing send/recv actions are replaced.
   }];
 }
 

@@ -104,12 +104,12 @@ Schedule generate(const Size &size) {
 }
 
 /// The grid the brief requires, and then some: DualPipe for every even R in
-/// 2..16 with N in {2R, 2R+2, 3R (even only), 4R}; DualPipeV for every R in
+/// 2..16 with N in {2R, 2R+2, 3R (even only), 4R, 64}; DualPipeV for every R in
 /// 1..16 with N in {2R, 2R+1, 3R, 4R}.
 std::vector<Size> requiredGrid() {
   std::vector<Size> sizes;
   for (int ranks = 2; ranks <= 16; ranks += 2)
-    for (int mbs : std::set<int>{2 * ranks, 2 * ranks + 2, 4 * ranks,
+    for (int mbs : std::set<int>{2 * ranks, 2 * ranks + 2, 4 * ranks, 64,
                                  3 * ranks % 2 == 0 ? 3 * ranks : 4 * ranks})
       sizes.push_back({false, ranks, mbs});
   for (int ranks = 1; ranks <= 16; ++ranks)

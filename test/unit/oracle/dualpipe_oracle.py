@@ -179,7 +179,7 @@ def grid():
     """(kind, ranks, micro-batches) of the committed oracle fixtures."""
     sizes = []
     for ranks in list(range(2, 17, 2)) + [24, 32]:
-        counts = {2 * ranks, 2 * ranks + 2, 4 * ranks}
+        counts = {2 * ranks, 2 * ranks + 2, 4 * ranks, 64}
         if (3 * ranks) % 2 == 0:
             counts.add(3 * ranks)
         sizes += [("dualpipe", ranks, n) for n in sorted(counts)]
