@@ -8,6 +8,7 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/SymbolTable.h"
+#include "passes/Schedule/CostModel.h"
 #include "passes/Schedule/Schedule.h"
 
 #include "dialect/Sched/SchedDialect.h.inc"
@@ -29,7 +30,19 @@ struct ProgramValue {
   std::vector<std::vector<mlir::Operation *>> actionOps;
   /// rankOps[r] is the sched.rank of rank r (null when missing).
   std::vector<RankOp> rankOps;
+  /// The program's cost model, when it carries one.
+  std::optional<schedule::CostModel> costs;
 };
+
+/// The `cost_model` attribute of a program for `model` (see ProgramOp).
+mlir::DictionaryAttr encodeCostModel(mlir::MLIRContext *context,
+                                     const schedule::CostModel &model);
+
+/// Reads a `cost_model` attribute for `numStages` stages; on a malformed
+/// one, emits an error through `emitError` naming the field.
+mlir::FailureOr<schedule::CostModel>
+decodeCostModel(mlir::DictionaryAttr attr, int64_t numStages,
+                llvm::function_ref<mlir::InFlightDiagnostic()> emitError);
 
 /// Converts a program to a library value. Ranks outside [0, ranks) or given
 /// twice are reported as errors and yield failure.
@@ -39,9 +52,11 @@ mlir::FailureOr<ProgramValue> toProgramValue(ProgramOp program);
 mlir::Operation *buildAction(mlir::OpBuilder &builder, mlir::Location loc,
                              const schedule::Action &action);
 
-/// Creates a sched.program for `schedule` at `builder`'s insertion point.
+/// Creates a sched.program for `schedule` at `builder`'s insertion point,
+/// carrying `costs` as its cost_model when given.
 ProgramOp buildProgram(mlir::OpBuilder &builder, mlir::Location loc,
-                       const schedule::Schedule &schedule);
+                       const schedule::Schedule &schedule,
+                       const schedule::CostModel *costs = nullptr);
 
 /// Replaces the actions of every rank of `program` with those of `schedule`
 /// (same ranks); program-level attributes stay.

@@ -107,6 +107,13 @@ FailureOr<ProgramValue> pipeweave::sched::toProgramValue(ProgramOp program) {
       return program.emitOpError()
              << "has no sched.rank " << index << "; every rank 0.."
              << program.getRanks() - 1 << " needs one (it may be empty)";
+  if (DictionaryAttr costs = program.getCostModelAttr()) {
+    FailureOr<schedule::CostModel> model = decodeCostModel(
+        costs, program.getStages(), [&] { return program.emitOpError(); });
+    if (failed(model))
+      return failure();
+    value.costs = std::move(*model);
+  }
   return value;
 }
 
@@ -157,7 +164,8 @@ static void fillRank(OpBuilder &builder, Location rankLoc, RankOp rank,
 }
 
 ProgramOp pipeweave::sched::buildProgram(OpBuilder &builder, Location loc,
-                                         const schedule::Schedule &s) {
+                                         const schedule::Schedule &s,
+                                         const schedule::CostModel *costs) {
   auto program = builder.create<ProgramOp>(
       loc, s.name.empty() ? "schedule" : s.name, s.numRanks, s.numStages,
       s.numMicrobatches, s.kind, s.numDirections,
@@ -165,7 +173,8 @@ ProgramOp pipeweave::sched::buildProgram(OpBuilder &builder, Location loc,
           ? DenseI64ArrayAttr()
           : builder.getDenseI64ArrayAttr(s.activationBytes),
       s.gradientBytes.empty() ? DenseI64ArrayAttr()
-                              : builder.getDenseI64ArrayAttr(s.gradientBytes));
+                              : builder.getDenseI64ArrayAttr(s.gradientBytes),
+      costs ? encodeCostModel(builder.getContext(), *costs) : DictionaryAttr());
   Block *body = new Block();
   program.getBody().push_back(body);
   OpBuilder::InsertionGuard guard(builder);

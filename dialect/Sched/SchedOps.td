@@ -55,7 +55,14 @@ def Sched_ProgramOp : Sched_Op<"program", [
     (2 for DualPipe, else 1); each direction carries
     microbatches/directions micro-batches numbered from 0. Optional
     `activation_bytes` / `gradient_bytes` arrays (one entry per stage) give
-    the message sizes that `--sched-insert-comm` uses. The verifier checks
+    the message sizes that `--sched-insert-comm` uses. An optional
+    `cost_model` dictionary carries the spec's resolved per-stage costs for
+    the simulator: `forward`, `backward_input`, `backward_weight`, `backward`,
+    `overlapped` (`array<f64: ...>`, one per stage), `activation_memory`
+    (`array<i64: ...>`), `p2p_latency` and optionally `p2p_bandwidth`
+    (f64), and optionally `kernels`, a dictionary from action (`forward`,
+    `backward_input`, `backward_weight`, `backward`, `loss`) to an array of
+    one kernel name per stage ("" where none). The verifier checks
     what PyTorch's `_validate_schedule` checks and more: per-stage action
     counts, B/I only after F, W only after I, each stage on exactly one
     rank, and matching send/recv pairs.
@@ -68,7 +75,8 @@ def Sched_ProgramOp : Sched_Op<"program", [
     StrAttr:$schedule,
     DefaultValuedAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>, "1">:$directions,
     OptionalAttr<DenseI64ArrayAttr>:$activation_bytes,
-    OptionalAttr<DenseI64ArrayAttr>:$gradient_bytes);
+    OptionalAttr<DenseI64ArrayAttr>:$gradient_bytes,
+    OptionalAttr<DictionaryAttr>:$cost_model);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $sym_name `ranks` `=` $ranks `stages` `=` $stages

@@ -43,7 +43,7 @@ struct PipeBuildSchedulePass
     }
 
     OpBuilder builder(pipeline);
-    sched::buildProgram(builder, pipeline.getLoc(), built);
+    sched::buildProgram(builder, pipeline.getLoc(), built, &model);
     pipeline.erase();
     return success();
   }

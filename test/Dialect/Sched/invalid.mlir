@@ -174,3 +174,29 @@ sched.program @neg ranks = 1 stages = 1 microbatches = 1 schedule = "x" {
     sched.forward stage 0 mb -1
   }
 }
+
+// -----
+
+// expected-error @+1 {{cost_model field 'forward' has 1 entries; expected one per stage (2)}}
+sched.program @costs ranks = 1 stages = 2 microbatches = 1 schedule = "x" attributes {cost_model = {forward = array<f64: 1.0>, backward_input = array<f64: 1.0, 1.0>, backward_weight = array<f64: 1.0, 1.0>, backward = array<f64: 2.0, 2.0>, overlapped = array<f64: 3.0, 3.0>, activation_memory = array<i64: 0, 0>, p2p_latency = 0.0}} {
+  sched.rank 0 {
+  }
+}
+
+// -----
+
+// expected-error @+1 {{cost_model field 'p2p_bandwidth' must be a positive f64}}
+sched.program @bw ranks = 1 stages = 1 microbatches = 1 schedule = "x" attributes {cost_model = {forward = array<f64: 1.0>, backward_input = array<f64: 1.0>, backward_weight = array<f64: 1.0>, backward = array<f64: 2.0>, overlapped = array<f64: 3.0>, activation_memory = array<i64: 0>, p2p_latency = 0.0, p2p_bandwidth = 0.0}} {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    sched.backward stage 0 mb 0
+  }
+}
+
+// -----
+
+// expected-error @+1 {{cost_model field 'speed' is unknown}}
+sched.program @unknown ranks = 1 stages = 1 microbatches = 1 schedule = "x" attributes {cost_model = {speed = 1.0}} {
+  sched.rank 0 {
+  }
+}
