@@ -37,7 +37,23 @@ public:
 
   std::vector<Buffer> run() {
     const std::vector<Action> &actions = schedule.ranks[rank];
-    for (int index = 0; index < static_cast<int>(actions.size()); ++index) {
+    // A group of consecutive send/recv actions is posted at once: its
+    // receives may write from the group's first action on and its sends
+    // read until its last.
+    int count = actions.size();
+    groupStart.assign(count, 0);
+    groupEnd.assign(count, 0);
+    for (int index = 0; index < count; ++index)
+      groupStart[index] = index > 0 && actions[index].isComm() &&
+                                  actions[index - 1].isComm()
+                              ? groupStart[index - 1]
+                              : index;
+    for (int index = count - 1; index >= 0; --index)
+      groupEnd[index] = index + 1 < count && actions[index].isComm() &&
+                                actions[index + 1].isComm()
+                            ? groupEnd[index + 1]
+                            : index;
+    for (int index = 0; index < count; ++index) {
       const Action &action = actions[index];
       switch (action.kind) {
       case ActionKind::Forward:
@@ -57,13 +73,13 @@ public:
       case ActionKind::Send:
         use(action.payload == Payload::Activation ? BufferKind::Activation
                                                   : BufferKind::InputGradient,
-            action.stage, action.microbatch, index);
+            action.stage, action.microbatch, groupEnd[index]);
         break;
       case ActionKind::Recv:
         define(action.payload == Payload::Activation
                    ? BufferKind::ReceivedActivation
                    : BufferKind::OutputGradient,
-               action.stage, action.microbatch, index);
+               action.stage, action.microbatch, groupStart[index]);
         break;
       }
     }
@@ -71,6 +87,15 @@ public:
   }
 
 private:
+  /// A last stage whose loss runs as its own kernel right after F.
+  bool hasLoss(int stage) const {
+    return schedule.nextStage(stage) < 0 && !costs.stages.empty() &&
+           !costs.stages[stage].kernels.loss.empty();
+  }
+  bool hasOutputGradient(int stage) const {
+    return schedule.nextStage(stage) >= 0 || hasLoss(stage);
+  }
+
   bool isLocal(int stage) const {
     return stage >= 0 && rankOfStage[stage] == rank;
   }
@@ -91,7 +116,9 @@ private:
     case BufferKind::Saved:
       return costs.stages.empty() ? 0 : costs.stages[stage].activationMemory;
     case BufferKind::OutputGradient:
-      return gradientBytes(schedule.nextStage(stage));
+      // The loss gradient has the shape of the stage's own output.
+      return hasLoss(stage) ? activationBytes(stage)
+                            : gradientBytes(schedule.nextStage(stage));
     case BufferKind::InputGradient:
       return gradientBytes(stage);
     }
@@ -128,13 +155,15 @@ private:
                         : BufferKind::ReceivedActivation,
           isLocal(prev) ? prev : stage, mb, index);
     define(BufferKind::Saved, stage, mb, index);
-    if (schedule.nextStage(stage) >= 0)
+    if (schedule.nextStage(stage) >= 0 || hasLoss(stage))
       define(BufferKind::Activation, stage, mb, index);
+    if (hasLoss(stage))
+      define(BufferKind::OutputGradient, stage, mb, index);
   }
 
   void backward(int stage, int mb, int index) {
     use(BufferKind::Saved, stage, mb, index);
-    if (schedule.nextStage(stage) >= 0)
+    if (hasOutputGradient(stage))
       use(BufferKind::OutputGradient, stage, mb, index);
     int prev = schedule.prevStage(stage);
     if (prev >= 0) {
@@ -147,7 +176,7 @@ private:
 
   void weight(int stage, int mb, int index) {
     use(BufferKind::Saved, stage, mb, index);
-    if (schedule.nextStage(stage) >= 0)
+    if (hasOutputGradient(stage))
       use(BufferKind::OutputGradient, stage, mb, index);
   }
 
@@ -157,6 +186,7 @@ private:
   const std::vector<int> &rankOfStage;
   std::vector<Buffer> buffers;
   std::map<std::tuple<BufferKind, int, int>, size_t> indexOf;
+  std::vector<int> groupStart, groupEnd;
 };
 
 /// Best-fit placement over lifetimes: buffers are taken in order of first

@@ -29,8 +29,9 @@ enum class BufferKind : uint8_t {
   /// F(s,m) to B(s,m), or to W(s,m) when the backward is split.
   Saved,
   /// Gradient of stage s's output for micro-batch m: from its recv (next
-  /// stage remote) or from B/I(next,m) (next stage local) to B(s,m), or to
-  /// W(s,m) when split (the weight gradient needs it).
+  /// stage remote), from B/I(next,m) (next stage local), or from the loss
+  /// kernel that runs with F(s,m) (a last stage with a loss kernel); to
+  /// B(s,m), or to W(s,m) when split (the weight gradient needs it).
   OutputGradient,
   /// Gradient B/I(s,m) outputs for a previous stage on another rank: from
   /// B/I(s,m) to its send. (For a local previous stage it is that stage's
@@ -46,7 +47,9 @@ struct Buffer {
   int microbatch = 0;
   int64_t bytes = 0;
   /// Index in the rank's action list of the action that first writes the
-  /// buffer and of the last action that reads it (inclusive).
+  /// buffer and of the last action that reads it (inclusive). A group of
+  /// consecutive send/recv actions counts as one span: a receive's buffer
+  /// starts at the group's first action, a send's ends at its last.
   int first = 0;
   int last = 0;
   int64_t offset = 0;
@@ -72,7 +75,9 @@ struct BufferPlan {
 /// action exists or the producer is on another rank) using `costs` for
 /// sizes: activation messages use activationBytes of the producing stage,
 /// gradient messages gradientBytes, saved activations activationMemory.
-/// Buffers of zero bytes are still planned (size 0) so that every tensor
+/// A last stage with a loss kernel (costs.stages[s].kernels.loss) also
+/// keeps its output Activation (read by the loss at F) and an
+/// OutputGradient written by the loss. Buffers of zero bytes are still planned (size 0) so that every tensor
 /// has a slot. Offsets come from a best-fit allocator over lifetimes, in
 /// order of first use: with one size per kind it reaches peakLiveBytes.
 BufferPlan planBuffers(const schedule::Schedule &schedule,

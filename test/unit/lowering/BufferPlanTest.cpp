@@ -33,8 +33,10 @@ struct Expected {
 };
 
 // 1F1B on 2 ranks x 2 micro-batches with communication; rank 0 runs
-// F0 SEND_F0 F1 SEND_F1 RECV_B0 B0 RECV_B1 B1 (indices 0..7). Lifetimes and
-// the best-fit offsets below are worked out by hand.
+// F0 SEND_F0 F1 SEND_F1 RECV_B0 B0 RECV_B1 B1 (indices 0..7), where
+// SEND_F1 and RECV_B0 form one group (posted together, so activation 1 lives
+// to its end and gradient 0 from its start). Lifetimes and the best-fit
+// offsets below are worked out by hand.
 TEST(BufferPlanTest, OneFOneBRankZeroByHand) {
   Schedule schedule =
       insertCommunication(generate(ScheduleKind::OneFOneB, 2, 2));
@@ -45,8 +47,8 @@ TEST(BufferPlanTest, OneFOneBRankZeroByHand) {
       {BufferKind::Saved, 0, 0, 1000, 0, 5},
       {BufferKind::Activation, 0, 0, 100, 0, 1},
       {BufferKind::Saved, 0, 1, 1000, 2, 7},
-      {BufferKind::Activation, 0, 1, 100, 2, 3},
-      {BufferKind::OutputGradient, 0, 0, 50, 4, 5},
+      {BufferKind::Activation, 0, 1, 100, 2, 4},
+      {BufferKind::OutputGradient, 0, 0, 50, 3, 5},
       {BufferKind::OutputGradient, 0, 1, 50, 6, 7},
   };
   ASSERT_EQ(plan.buffers.size(), expected.size());
@@ -58,13 +60,14 @@ TEST(BufferPlanTest, OneFOneBRankZeroByHand) {
     EXPECT_EQ(buffer.first, e.first) << bufferKindName(e.kind) << e.mb;
     EXPECT_EQ(buffer.last, e.last) << bufferKindName(e.kind) << e.mb;
   }
-  // Live at index 2: both saved activations and activation 1.
-  EXPECT_EQ(plan.peakLiveBytes, 2100);
-  EXPECT_EQ(plan.poolBytes, 2100);
+  // Live at index 3: both saved activations, activation 1 and gradient 0.
+  EXPECT_EQ(plan.peakLiveBytes, 2150);
+  EXPECT_EQ(plan.poolBytes, 2150);
   EXPECT_EQ(plan.peakSavedCount, 2);
   EXPECT_EQ(plan.peakSavedBytes, 2000);
   // Best fit: activation 0 goes above saved 0; saved 1 reuses the range
-  // activation 0 freed and grows the pool; gradients reuse activation 1's.
+  // activation 0 freed and grows the pool; gradient 0 grows it again;
+  // gradient 1 takes the smallest free range, where activation 1 was.
   auto offsetOf = [&](BufferKind kind, int mb) {
     return plan.buffers[findBuffer(plan, kind, 0, mb)].offset;
   };
@@ -72,7 +75,7 @@ TEST(BufferPlanTest, OneFOneBRankZeroByHand) {
   EXPECT_EQ(offsetOf(BufferKind::Activation, 0), 1000);
   EXPECT_EQ(offsetOf(BufferKind::Saved, 1), 1000);
   EXPECT_EQ(offsetOf(BufferKind::Activation, 1), 2000);
-  EXPECT_EQ(offsetOf(BufferKind::OutputGradient, 0), 2000);
+  EXPECT_EQ(offsetOf(BufferKind::OutputGradient, 0), 2100);
   EXPECT_EQ(offsetOf(BufferKind::OutputGradient, 1), 2000);
 }
 
@@ -81,7 +84,8 @@ TEST(BufferPlanTest, LastRankReceivesAndSendsGradients) {
   Schedule schedule =
       insertCommunication(generate(ScheduleKind::OneFOneB, 2, 2));
   RankPlan plan = planBuffers(schedule, uniformCosts(2, 100, 50, 1000)).ranks[1];
-  // RECV_F0 F0 B0 SEND_B0 RECV_F1 F1 B1 SEND_B1.
+  // RECV_F0 F0 B0 SEND_B0 RECV_F1 F1 B1 SEND_B1; SEND_B0 and RECV_F1 are one
+  // group.
   int received = findBuffer(plan, BufferKind::ReceivedActivation, 1, 0);
   ASSERT_GE(received, 0);
   EXPECT_EQ(plan.buffers[received].first, 0);
