@@ -112,6 +112,14 @@ FailureOr<ProgramValue> pipeweave::sched::toProgramValue(ProgramOp program) {
         costs, program.getStages(), [&] { return program.emitOpError(); });
     if (failed(model))
       return failure();
+    // Message sizes live in their own attributes (insert-comm reads them
+    // without a cost model); fold them into the model's stages.
+    for (auto [stage, cost] : llvm::enumerate(model->stages)) {
+      if (!s.activationBytes.empty())
+        cost.activationBytes = s.activationBytes[stage];
+      if (!s.gradientBytes.empty())
+        cost.gradientBytes = s.gradientBytes[stage];
+    }
     value.costs = std::move(*model);
   }
   return value;

@@ -70,11 +70,16 @@ public:
         forward(action.stage, action.microbatch, index);
         backward(action.stage2, action.microbatch2, index);
         break;
-      case ActionKind::Send:
-        use(action.payload == Payload::Activation ? BufferKind::Activation
-                                                  : BufferKind::InputGradient,
-            action.stage, action.microbatch, groupEnd[index]);
+      case ActionKind::Send: {
+        BufferKind kind = action.payload == Payload::Activation
+                              ? BufferKind::Activation
+                              : BufferKind::InputGradient;
+        use(kind, action.stage, action.microbatch, groupEnd[index]);
+        buffers[indexOf[std::make_tuple(kind, action.stage,
+                                        action.microbatch)]]
+            .sent = true;
         break;
+      }
       case ActionKind::Recv:
         define(action.payload == Payload::Activation
                    ? BufferKind::ReceivedActivation
@@ -191,6 +196,7 @@ private:
 
 /// Best-fit placement over lifetimes: buffers are taken in order of first
 /// use; a buffer's range returns to the free list after its last use.
+/// Among the ranges that fit, those not last held by a sent buffer win.
 int64_t assignOffsets(std::vector<Buffer> &buffers) {
   std::vector<size_t> order(buffers.size());
   for (size_t i = 0; i < order.size(); ++i)
@@ -199,27 +205,39 @@ int64_t assignOffsets(std::vector<Buffer> &buffers) {
     return buffers[a].first < buffers[b].first;
   });
 
-  std::map<int64_t, int64_t> freeRanges; // offset -> size, disjoint
+  struct Range {
+    int64_t size;
+    bool sent;
+  };
+  std::map<int64_t, Range> freeRanges; // offset -> range, disjoint
   // Live buffers by last use, so that expired ones are released in order.
   std::multimap<int, size_t> live;
   int64_t poolBytes = 0;
   auto release = [&](const Buffer &buffer) {
     int64_t offset = buffer.offset, size = buffer.bytes;
+    bool sent = buffer.sent;
     if (size == 0)
       return;
     auto next = freeRanges.lower_bound(offset);
-    if (next != freeRanges.end() && offset + size == next->first) {
-      size += next->second;
+    if (next != freeRanges.end() && offset + size == next->first &&
+        next->second.sent == sent) {
+      size += next->second.size;
       next = freeRanges.erase(next);
     }
     if (next != freeRanges.begin()) {
       auto prev = std::prev(next);
-      if (prev->first + prev->second == offset) {
-        prev->second += size;
+      if (prev->first + prev->second.size == offset &&
+          prev->second.sent == sent) {
+        prev->second.size += size;
         return;
       }
     }
-    freeRanges[offset] = size;
+    freeRanges[offset] = Range{size, sent};
+  };
+  auto better = [](const Range &candidate, const Range &best) {
+    if (candidate.sent != best.sent)
+      return !candidate.sent;
+    return candidate.size < best.size;
   };
 
   for (size_t index : order) {
@@ -231,21 +249,21 @@ int64_t assignOffsets(std::vector<Buffer> &buffers) {
     if (buffer.bytes > 0) {
       auto best = freeRanges.end();
       for (auto it = freeRanges.begin(); it != freeRanges.end(); ++it)
-        if (it->second >= buffer.bytes &&
-            (best == freeRanges.end() || it->second < best->second))
+        if (it->second.size >= buffer.bytes &&
+            (best == freeRanges.end() || better(it->second, best->second)))
           best = it;
       if (best != freeRanges.end()) {
         buffer.offset = best->first;
-        int64_t rest = best->second - buffer.bytes;
+        Range rest{best->second.size - buffer.bytes, best->second.sent};
         freeRanges.erase(best);
-        if (rest > 0)
+        if (rest.size > 0)
           freeRanges[buffer.offset + buffer.bytes] = rest;
       } else {
         // Grow the pool, reusing a free range that ends at its top.
         buffer.offset = poolBytes;
         if (!freeRanges.empty()) {
           auto top = std::prev(freeRanges.end());
-          if (top->first + top->second == poolBytes) {
+          if (top->first + top->second.size == poolBytes) {
             buffer.offset = top->first;
             freeRanges.erase(top);
           }

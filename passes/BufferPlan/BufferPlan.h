@@ -53,6 +53,10 @@ struct Buffer {
   int first = 0;
   int last = 0;
   int64_t offset = 0;
+  /// Last read by a send: the runtime reads it on the communication
+  /// stream, so reusing its bytes for compute makes compute wait for the
+  /// transfer. The allocator prefers other free bytes.
+  bool sent = false;
 };
 
 struct RankPlan {
@@ -79,7 +83,8 @@ struct BufferPlan {
 /// keeps its output Activation (read by the loss at F) and an
 /// OutputGradient written by the loss. Buffers of zero bytes are still planned (size 0) so that every tensor
 /// has a slot. Offsets come from a best-fit allocator over lifetimes, in
-/// order of first use: with one size per kind it reaches peakLiveBytes.
+/// order of first use, that prefers bytes not last held by a sent buffer:
+/// with one size per kind it reaches peakLiveBytes.
 BufferPlan planBuffers(const schedule::Schedule &schedule,
                        const schedule::CostModel &costs);
 

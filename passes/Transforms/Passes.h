@@ -4,7 +4,10 @@
 #define PIPEWEAVE_PASSES_TRANSFORMS_PASSES_H
 
 #include "dialect/Pipe/PipeDialect.h"
+#include "dialect/Runtime/RuntimeDialect.h"
 #include "dialect/Sched/SchedDialect.h"
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -16,7 +19,7 @@ namespace pipeweave {
 #define GEN_PASS_REGISTRATION
 #include "passes/Transforms/Passes.h.inc"
 
-/// Registers the pipe and sched dialects in `registry`.
+/// Registers the pipe, sched and pwrt dialects in `registry`.
 void registerPipeweaveDialects(mlir::DialectRegistry &registry);
 
 /// The default compile pipeline from pipe specs to a checked sched program:

@@ -46,4 +46,45 @@ def SchedCheckDeadlock
   }];
 }
 
+def SchedToRuntime : Pass<"sched-to-runtime", "mlir::ModuleOp"> {
+  let summary = "Lower every sched.program (with send/recv and a cost model) "
+                "to a pwrt.program";
+  let description = [{
+    Per rank: a static buffer plan places every activation, saved
+    activation and gradient in one pool by liveness; compute actions become
+    kernel launches on the `compute` stream (named by the cost model's
+    kernels; a full backward without a `backward` kernel becomes
+    backward_input then backward_weight; a last stage's `loss` kernel runs
+    after each forward); each group of sends and receives becomes one
+    `pwrt.p2p_group` on the `comm` stream; and events order the two
+    streams exactly where one reads what the other wrote or reuses a slot
+    the other used last, with no wait that an earlier one already covers.
+  }];
+  let dependentDialects = ["::pipeweave::pwrt::PwrtDialect"];
+}
+
+def RuntimeToEmitC : Pass<"runtime-to-emitc", "mlir::ModuleOp"> {
+  let summary = "Lower every pwrt.program to EmitC functions calling the "
+                "runtime's code-generation API (pwrt/pwrt_codegen.h)";
+  let description = [{
+    For a program @NAME of R ranks: `NAME_rank<r>(ctx)` issues rank r's step
+    as a flat sequence of `pwrt_cg_*` calls (a comment names each compute
+    action), `NAME_step(ctx)` runs the function of the calling process's
+    rank and returns the step's `pwrt_status`, and `NAME_num_ranks()`
+    returns R. `mlir-translate --mlir-to-cpp` (or `pwc --emit=cpp`) prints
+    the C++.
+  }];
+  let dependentDialects = ["::mlir::emitc::EmitCDialect"];
+}
+
+def RuntimeToLLVM : Pass<"runtime-to-llvm", "mlir::ModuleOp"> {
+  let summary = "Lower every pwrt.program to LLVM dialect functions calling "
+                "the runtime's code-generation API";
+  let description = [{
+    The same functions as --runtime-to-emitc, as LLVM dialect, ready for
+    translation to LLVM IR and an object file.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // PIPEWEAVE_PASSES

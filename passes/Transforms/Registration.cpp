@@ -7,7 +7,7 @@
 using namespace mlir;
 
 void pipeweave::registerPipeweaveDialects(DialectRegistry &registry) {
-  registry.insert<pipe::PipeDialect, sched::SchedDialect>();
+  registry.insert<pipe::PipeDialect, sched::SchedDialect, pwrt::PwrtDialect>();
 }
 
 void pipeweave::buildCheckPipeline(OpPassManager &pm) {

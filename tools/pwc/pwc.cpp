@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Init.h"
+#include "codegen/Native/Native.h"
 #include "codegen/Summary/Summary.h"
 #include "codegen/TorchCsv/TorchCsvTranslation.h"
 #include "passes/Transforms/Passes.h"
@@ -17,7 +18,9 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -29,7 +32,7 @@ namespace cl = llvm::cl;
 #include "DemoSpec.inc"
 
 namespace {
-enum class Emit { Summary, Sched, TorchCsv };
+enum class Emit { Summary, Sched, TorchCsv, Runtime, Cpp, LLVM, Obj, Lib };
 
 cl::OptionCategory compileCategory("Compile options");
 cl::OptionCategory initCategory("pwc init options");
@@ -51,11 +54,24 @@ cl::opt<Emit> emitKind(
         clEnumValN(Emit::TorchCsv, "torch-csv",
                    "PyTorch pipelining CSV, compute actions only"),
         clEnumValN(Emit::Summary, "summary",
-                   "a readable summary: shape, per-rank counts, order")),
+                   "a readable summary: shape, per-rank counts, order"),
+        clEnumValN(Emit::Runtime, "runtime",
+                   "the runtime-level IR (pwrt): streams, events, transfer "
+                   "groups, kernel launches, buffer slots"),
+        clEnumValN(Emit::Cpp, "cpp",
+                   "C++ source (through EmitC) calling the runtime"),
+        clEnumValN(Emit::LLVM, "llvm", "LLVM IR of the same code"),
+        clEnumValN(Emit::Obj, "obj", "an object file for this machine"),
+        clEnumValN(Emit::Lib, "lib",
+                   "a static library and header: -o NAME writes NAME.h and "
+                   "libNAME.a exporting NAME_step(ctx)")),
     cl::cat(compileCategory));
-cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
-                                cl::value_desc("file"), cl::init("-"),
-                                cl::cat(compileCategory));
+cl::opt<std::string> outputFile(
+    "o",
+    cl::desc("Output file (default: stdout). Without --emit, the extension "
+             "picks the output: .mlir sched, .csv torch-csv, .cpp cpp, .ll "
+             "llvm, .o obj, none: a library (NAME.h + libNAME.a)"),
+    cl::value_desc("file"), cl::init("-"), cl::cat(compileCategory));
 cl::opt<bool> useDemo("demo",
                       cl::desc("Compile the built-in example spec "
                                "(examples/demo.mlir) instead of a file"),
@@ -145,9 +161,89 @@ static int runInit() {
   return 0;
 }
 
+/// The output kind: --emit, else inferred from -o's extension.
+static Emit chosenEmit() {
+  if (emitKind.getNumOccurrences() || outputFile == "-")
+    return emitKind;
+  llvm::StringRef extension = llvm::sys::path::extension(outputFile.getValue());
+  return llvm::StringSwitch<Emit>(extension)
+      .Case(".mlir", Emit::Sched)
+      .Case(".csv", Emit::TorchCsv)
+      .Cases(".cpp", ".cc", Emit::Cpp)
+      .Case(".ll", Emit::LLVM)
+      .Case(".o", Emit::Obj)
+      .Case(".txt", Emit::Summary)
+      .Default(extension.empty() ? Emit::Lib : Emit::Sched);
+}
+
+/// Lowers the checked sched programs to the runtime level; with `name`,
+/// the single program is renamed so that its functions are NAME_step, ...
+static LogicalResult lowerToRuntime(ModuleOp module, llvm::StringRef name) {
+  PassManager pm(module.getContext());
+  pm.addPass(pipeweave::createSchedToRuntime());
+  if (failed(pm.run(module)))
+    return failure();
+  if (name.empty())
+    return success();
+  auto programs = llvm::to_vector(module.getOps<pipeweave::pwrt::ProgramOp>());
+  if (programs.size() != 1)
+    return module.emitError() << "a library holds exactly one program; the "
+                                 "input has "
+                              << programs.size();
+  programs.front().setSymName(name);
+  return success();
+}
+
+/// Writes NAME.h and libNAME.a next to each other.
+static int writeLibrary(ModuleOp module) {
+  llvm::StringRef path = outputFile.getValue();
+  if (path == "-")
+    return fail("--emit=lib needs -o NAME (writes NAME.h and libNAME.a)");
+  llvm::StringRef name = llvm::sys::path::filename(path);
+  if (name.empty() || !llvm::all_of(name, [](char c) {
+        return llvm::isAlnum(c) || c == '_';
+      }) || llvm::isDigit(name.front()))
+    return fail("library name '" + name +
+                "' must be a C identifier (it prefixes NAME_step)");
+  if (failed(lowerToRuntime(module, name)))
+    return 1;
+  llvm::SmallString<256> directory = llvm::sys::path::parent_path(path);
+  llvm::SmallString<256> header = directory, library = directory;
+  llvm::sys::path::append(header, name + ".h");
+  llvm::sys::path::append(library, "lib" + name + ".a");
+  int64_t ranks =
+      (*module.getOps<pipeweave::pwrt::ProgramOp>().begin()).getRanks();
+  std::string errorMessage;
+  auto headerFile = openOutputFile(header, &errorMessage);
+  if (!headerFile)
+    return fail(errorMessage);
+  headerFile->os() << pipeweave::headerFor(name, ranks);
+  if (failed(pipeweave::writeStaticLibrary(module, library)))
+    return 1;
+  headerFile->keep();
+  return 0;
+}
+
 /// Writes the compiled module in the requested form.
-static LogicalResult emit(ModuleOp module, llvm::raw_ostream &os) {
-  switch (emitKind) {
+static LogicalResult emit(ModuleOp module, llvm::raw_pwrite_stream &os) {
+  switch (chosenEmit()) {
+  case Emit::Runtime:
+    if (failed(lowerToRuntime(module, "")))
+      return failure();
+    module.print(os);
+    os << "\n";
+    return success();
+  case Emit::Cpp:
+    return failure(failed(lowerToRuntime(module, "")) ||
+                   failed(pipeweave::emitCpp(module, os)));
+  case Emit::LLVM:
+    return failure(failed(lowerToRuntime(module, "")) ||
+                   failed(pipeweave::emitLLVMIR(module, os)));
+  case Emit::Obj:
+    return failure(failed(lowerToRuntime(module, "")) ||
+                   failed(pipeweave::emitObject(module, os)));
+  case Emit::Lib:
+    llvm_unreachable("libraries are written by writeLibrary");
   case Emit::Sched:
     module.print(os);
     os << "\n";
@@ -216,6 +312,8 @@ static int runCompile() {
   pipeweave::buildCompilePipeline(pm);
   if (failed(pm.run(*module)))
     return 1;
+  if (chosenEmit() == Emit::Lib)
+    return writeLibrary(*module);
 
   auto output = openOutputFile(outputFile, &errorMessage);
   if (!output)

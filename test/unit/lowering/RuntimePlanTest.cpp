@@ -66,7 +66,9 @@ std::vector<std::string> describe(const RankProgram &program) {
 // 1F1B, 2 ranks x 2 micro-batches, rank 1 (the last stage): the buffer
 // offsets, the cross-stream dependencies (read after write across streams,
 // and a slot reused after the other stream's last use) and the minimal set
-// of events were worked out by hand.
+// of events were worked out by hand. The last input gradient goes where
+// received activation 1 was (compute read it last), not where input
+// gradient 0 was (a send read it last).
 TEST(RuntimePlanTest, OneFOneBLastRankByHand) {
   Schedule schedule = insertCommunication(
       generateSchedule({ScheduleKind::OneFOneB, 2, 2, 0}));
@@ -84,10 +86,10 @@ TEST(RuntimePlanTest, OneFOneBLastRankByHand) {
       "comm record e2",
       "compute wait e2",
       "compute launch forward f 1/1 input=50+100 saved=150+1000",
-      "compute launch backward b 1/1 saved=150+1000 grad_input=0+50",
+      "compute launch backward b 1/1 saved=150+1000 grad_input=50+50",
       "compute record e3",
       "comm wait e3",
-      "comm group send grad 1/1 to 0 0+50",
+      "comm group send grad 1/1 to 0 50+50",
   };
   EXPECT_EQ(describe(program.ranks[1]), expected);
   EXPECT_EQ(program.ranks[1].poolBytes, 1150);

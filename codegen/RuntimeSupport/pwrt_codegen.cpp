@@ -1,0 +1,290 @@
+//===- pwrt_codegen.cpp - calls that compiled schedules make --------------===//
+//
+// Keeps per-context state (streams, events, kernel ids, the sticky status of
+// the current step) so that generated code can be a flat call sequence.
+//
+//===----------------------------------------------------------------------===//
+
+#include "pwrt_codegen.h"
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+struct RankState {
+  bool setUp = false;
+  pwrt_stream streams[2] = {0, 0};
+  std::vector<pwrt_event> events;
+  std::vector<pwrt_kernel> kernels;
+  int64_t poolBytes = 0;
+  // The current step.
+  bool active = false;   // this process runs the rank being issued
+  bool ranThisStep = false;
+  bool inGroup = false;
+  pwrt_status status = PWRT_OK;
+  std::string message;
+};
+
+std::mutex stateMutex;
+std::unordered_map<const pwrt_context *, RankState> states;
+
+RankState &stateOf(const pwrt_context *ctx) {
+  std::lock_guard<std::mutex> lock(stateMutex);
+  return states[ctx];
+}
+
+/// Records the first failure of the step.
+void fail(RankState &state, pwrt_context *ctx, pwrt_status status,
+          const std::string &what) {
+  if (state.status != PWRT_OK)
+    return;
+  state.status = status;
+  const char *detail = pwrt_last_error(ctx);
+  state.message = what + (detail && *detail ? std::string(": ") + detail : "");
+}
+
+/// The state of `ctx` if the rank being issued is this process and no call
+/// of the step has failed; nullptr otherwise (the call does nothing).
+RankState *issuing(pwrt_context *ctx) {
+  RankState &state = stateOf(ctx);
+  return state.active && state.status == PWRT_OK ? &state : nullptr;
+}
+
+std::vector<std::string> splitNames(const char *names) {
+  std::vector<std::string> result;
+  std::string current;
+  for (const char *c = names; c && *c; ++c) {
+    if (*c == ',') {
+      result.push_back(current);
+      current.clear();
+    } else {
+      current += *c;
+    }
+  }
+  if (!current.empty())
+    result.push_back(current);
+  return result;
+}
+
+pwrt_status setUp(pwrt_context *ctx, RankState &state, int64_t poolBytes,
+                  int32_t numEvents, const char *kernels) {
+  std::vector<std::string> names = splitNames(kernels);
+  std::vector<const char *> pointers;
+  for (const std::string &name : names)
+    pointers.push_back(name.c_str());
+  pwrt_status status =
+      pwrt_require_kernels(ctx, pointers.data(), pointers.size());
+  if (status != PWRT_OK)
+    return status;
+  state.kernels.resize(names.size());
+  for (size_t i = 0; i < names.size(); ++i)
+    if ((status = pwrt_kernel_lookup(ctx, pointers[i], &state.kernels[i])) !=
+        PWRT_OK)
+      return status;
+  if (poolBytes > 0 &&
+      (status = pwrt_pool_create(ctx, static_cast<size_t>(poolBytes), 0)) !=
+          PWRT_OK)
+    return status;
+  state.poolBytes = poolBytes;
+  const char *streamNames[2] = {"compute", "comm"};
+  for (int i = 0; i < 2; ++i)
+    if ((status = pwrt_stream_create(ctx, streamNames[i],
+                                     &state.streams[i])) != PWRT_OK)
+      return status;
+  state.events.resize(numEvents);
+  for (pwrt_event &event : state.events)
+    if ((status = pwrt_event_create(ctx, &event)) != PWRT_OK)
+      return status;
+  state.setUp = true;
+  return PWRT_OK;
+}
+
+pwrt_buffer bufferAt(pwrt_context *ctx, RankState &state, int64_t offset,
+                     int64_t bytes) {
+  pwrt_buffer buffer = {nullptr, 0};
+  if (offset < 0 || bytes == 0)
+    return buffer;
+  void *data = nullptr;
+  pwrt_status status = pwrt_buffer_at(ctx, static_cast<size_t>(offset),
+                                      static_cast<size_t>(bytes), &data);
+  if (status != PWRT_OK) {
+    fail(state, ctx, status, "slot " + std::to_string(offset) + "+" +
+                                 std::to_string(bytes));
+    return buffer;
+  }
+  buffer.data = data;
+  buffer.bytes = static_cast<size_t>(bytes);
+  return buffer;
+}
+
+void transfer(pwrt_context *ctx, int32_t stream, bool isSend, int32_t peer,
+              int32_t tag, int32_t payload, int32_t stage, int32_t microbatch,
+              int64_t offset, int64_t bytes) {
+  RankState *state = issuing(ctx);
+  if (!state)
+    return;
+  pwrt_transfer t;
+  pwrt_buffer buffer = bufferAt(ctx, *state, offset, bytes);
+  t.data = buffer.data;
+  t.bytes = buffer.bytes;
+  t.peer = peer;
+  t.tag = tag;
+  t.payload = payload == 0 ? PWRT_PAYLOAD_ACTIVATION : PWRT_PAYLOAD_GRADIENT;
+  t.stage = stage;
+  t.microbatch = microbatch;
+  pwrt_status status = isSend ? pwrt_send(ctx, state->streams[stream], &t)
+                              : pwrt_recv(ctx, state->streams[stream], &t);
+  if (status != PWRT_OK)
+    fail(*state, ctx, status, isSend ? "send" : "recv");
+}
+} // namespace
+
+extern "C" {
+
+void pwrt_cg_rank_begin(pwrt_context *ctx, const char *program, int32_t ranks,
+                        int32_t rank, int64_t poolBytes, int32_t numEvents,
+                        const char *kernels) {
+  RankState &state = stateOf(ctx);
+  state.active = pwrt_rank(ctx) == rank && pwrt_world_size(ctx) == ranks;
+  if (!state.active)
+    return;
+  state.ranThisStep = true;
+  if (!state.setUp) {
+    pwrt_status status = setUp(ctx, state, poolBytes, numEvents, kernels);
+    if (status != PWRT_OK) {
+      fail(state, ctx, status,
+           std::string("setting up ") + program + " rank " +
+               std::to_string(rank));
+      state.active = false; // the step never began
+      return;
+    }
+  }
+  pwrt_status status = pwrt_step_begin(ctx);
+  if (status != PWRT_OK) {
+    fail(state, ctx, status, "step begin");
+    state.active = false;
+  }
+}
+
+void pwrt_cg_launch(pwrt_context *ctx, int32_t stream, int32_t kernel,
+                    int32_t kind, int32_t stage, int32_t microbatch,
+                    int64_t in0Offset, int64_t in0Bytes, int64_t in1Offset,
+                    int64_t in1Bytes, int64_t out0Offset, int64_t out0Bytes,
+                    int64_t out1Offset, int64_t out1Bytes) {
+  RankState *state = issuing(ctx);
+  if (!state)
+    return;
+  pwrt_buffer inputs[2] = {bufferAt(ctx, *state, in0Offset, in0Bytes),
+                           bufferAt(ctx, *state, in1Offset, in1Bytes)};
+  pwrt_buffer outputs[2] = {bufferAt(ctx, *state, out0Offset, out0Bytes),
+                            bufferAt(ctx, *state, out1Offset, out1Bytes)};
+  static const pwrt_action_kind kinds[] = {
+      PWRT_ACTION_FORWARD, PWRT_ACTION_BACKWARD_INPUT,
+      PWRT_ACTION_BACKWARD_WEIGHT, PWRT_ACTION_BACKWARD, PWRT_ACTION_OTHER};
+  pwrt_kernel_args args = {};
+  args.kind = kind >= 0 && kind <= 4 ? kinds[kind] : PWRT_ACTION_OTHER;
+  args.stage = stage;
+  args.microbatch = microbatch;
+  args.stage2 = -1;
+  args.microbatch2 = -1;
+  args.inputs = inputs;
+  args.num_inputs = kind == PWRT_CG_FORWARD || kind == PWRT_CG_LOSS ? 1 : 2;
+  args.outputs = outputs;
+  args.num_outputs = kind == PWRT_CG_FORWARD          ? 2
+                     : kind == PWRT_CG_BACKWARD_WEIGHT ? 0
+                                                       : 1;
+  if (kernel < 0 || kernel >= static_cast<int32_t>(state->kernels.size())) {
+    fail(*state, ctx, PWRT_ERROR_INVALID_ARGUMENT,
+         "kernel index " + std::to_string(kernel));
+    return;
+  }
+  pwrt_status status =
+      pwrt_launch(ctx, state->streams[stream], state->kernels[kernel], &args);
+  if (status != PWRT_OK)
+    fail(*state, ctx, status, "launch");
+}
+
+void pwrt_cg_record(pwrt_context *ctx, int32_t stream, int32_t event) {
+  if (RankState *state = issuing(ctx)) {
+    pwrt_status status =
+        pwrt_event_record(ctx, state->streams[stream], state->events[event]);
+    if (status != PWRT_OK)
+      fail(*state, ctx, status, "event record");
+  }
+}
+
+void pwrt_cg_wait(pwrt_context *ctx, int32_t stream, int32_t event) {
+  if (RankState *state = issuing(ctx)) {
+    pwrt_status status = pwrt_stream_wait_event(ctx, state->streams[stream],
+                                                state->events[event]);
+    if (status != PWRT_OK)
+      fail(*state, ctx, status, "event wait");
+  }
+}
+
+void pwrt_cg_group_begin(pwrt_context *ctx, int32_t stream) {
+  if (RankState *state = issuing(ctx)) {
+    pwrt_status status = pwrt_p2p_group_begin(ctx, state->streams[stream]);
+    if (status != PWRT_OK)
+      fail(*state, ctx, status, "p2p group begin");
+  }
+}
+
+void pwrt_cg_send(pwrt_context *ctx, int32_t stream, int32_t peer, int32_t tag,
+                  int32_t payload, int32_t stage, int32_t microbatch,
+                  int64_t offset, int64_t bytes) {
+  transfer(ctx, stream, true, peer, tag, payload, stage, microbatch, offset,
+           bytes);
+}
+
+void pwrt_cg_recv(pwrt_context *ctx, int32_t stream, int32_t peer, int32_t tag,
+                  int32_t payload, int32_t stage, int32_t microbatch,
+                  int64_t offset, int64_t bytes) {
+  transfer(ctx, stream, false, peer, tag, payload, stage, microbatch, offset,
+           bytes);
+}
+
+void pwrt_cg_group_end(pwrt_context *ctx, int32_t stream) {
+  if (RankState *state = issuing(ctx)) {
+    pwrt_status status = pwrt_p2p_group_end(ctx, state->streams[stream]);
+    if (status != PWRT_OK)
+      fail(*state, ctx, status, "p2p group end");
+  }
+}
+
+void pwrt_cg_rank_end(pwrt_context *ctx) {
+  RankState &state = stateOf(ctx);
+  if (!state.active)
+    return;
+  state.active = false;
+  // Always end the step: it is collective, and peers would wait otherwise.
+  pwrt_status status = pwrt_step_end(ctx);
+  if (status != PWRT_OK)
+    fail(state, ctx, status, "step");
+}
+
+pwrt_status pwrt_cg_result(pwrt_context *ctx, const char *program,
+                           int32_t ranks) {
+  RankState &state = stateOf(ctx);
+  pwrt_status status = state.status;
+  std::string message = state.message;
+  if (!state.ranThisStep && status == PWRT_OK) {
+    status = PWRT_ERROR_WORLD_SIZE_MISMATCH;
+    message = std::string(program) + " was compiled for " +
+              std::to_string(ranks) + " ranks but runs on " +
+              std::to_string(pwrt_world_size(ctx)) + " (this is rank " +
+              std::to_string(pwrt_rank(ctx)) + ")";
+  }
+  state.status = PWRT_OK;
+  state.message.clear();
+  state.ranThisStep = false;
+  if (status != PWRT_OK)
+    std::fprintf(stderr, "%s[rank %d]: error: %s\n", program, pwrt_rank(ctx),
+                 message.c_str());
+  return status;
+}
+
+} // extern "C"

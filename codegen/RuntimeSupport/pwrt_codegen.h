@@ -1,0 +1,87 @@
+/*===- pwrt_codegen.h - calls that compiled schedules make ---------*- C -*-===*
+ *
+ * Generated code (pwc --emit=cpp, --emit=obj) issues one training step as a
+ * flat sequence of these calls, so that it needs no structs, no control
+ * flow beyond choosing its rank, and no error handling of its own. They sit
+ * on top of pwrt.h:
+ *
+ *  - The first pwrt_cg_rank_begin on a context sets the rank up once: checks
+ *    the world size, requires every kernel the program launches (collective),
+ *    creates the pool, the two streams (compute, comm) and the events.
+ *  - Errors are sticky: after a failing call every later call of the step is
+ *    a no-op, pwrt_cg_rank_end still ends the step collectively (so no peer
+ *    waits forever) and pwrt_cg_result returns the first error.
+ *
+ * Kernel arguments (pwrt_kernel_args) by launch kind; an absent buffer is
+ * {NULL, 0}:
+ *   forward:          inputs = {input activation},
+ *                     outputs = {output activation, saved activations}
+ *   loss:             inputs = {stage output}, outputs = {output gradient}
+ *   backward, backward_input:
+ *                     inputs = {output gradient, saved activations},
+ *                     outputs = {input gradient}
+ *   backward_weight:  inputs = {output gradient, saved activations}
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef PWRT_CODEGEN_H
+#define PWRT_CODEGEN_H
+
+#include "pwrt/pwrt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Launch kinds as generated code passes them. */
+enum {
+  PWRT_CG_FORWARD = 0,
+  PWRT_CG_BACKWARD_INPUT = 1,
+  PWRT_CG_BACKWARD_WEIGHT = 2,
+  PWRT_CG_BACKWARD = 3,
+  PWRT_CG_LOSS = 4
+};
+
+/* Starts rank `rank` of program `program` (compiled for `ranks` ranks) for
+ * one step, if this process is that rank; otherwise every call up to the
+ * matching pwrt_cg_rank_end does nothing. `kernels` lists the kernel names
+ * the program launches, comma-separated; kernel indices below refer to it. */
+void pwrt_cg_rank_begin(pwrt_context *ctx, const char *program, int32_t ranks,
+                        int32_t rank, int64_t pool_bytes, int32_t num_events,
+                        const char *kernels);
+
+/* Enqueues kernel number `kernel` of the list on stream 0 (compute) or 1
+ * (comm). Offsets of -1 mean the buffer is absent. */
+void pwrt_cg_launch(pwrt_context *ctx, int32_t stream, int32_t kernel,
+                    int32_t kind, int32_t stage, int32_t microbatch,
+                    int64_t in0_offset, int64_t in0_bytes, int64_t in1_offset,
+                    int64_t in1_bytes, int64_t out0_offset, int64_t out0_bytes,
+                    int64_t out1_offset, int64_t out1_bytes);
+
+void pwrt_cg_record(pwrt_context *ctx, int32_t stream, int32_t event);
+void pwrt_cg_wait(pwrt_context *ctx, int32_t stream, int32_t event);
+
+void pwrt_cg_group_begin(pwrt_context *ctx, int32_t stream);
+/* `payload`: 0 activation, 1 gradient. */
+void pwrt_cg_send(pwrt_context *ctx, int32_t stream, int32_t peer, int32_t tag,
+                  int32_t payload, int32_t stage, int32_t microbatch,
+                  int64_t offset, int64_t bytes);
+void pwrt_cg_recv(pwrt_context *ctx, int32_t stream, int32_t peer, int32_t tag,
+                  int32_t payload, int32_t stage, int32_t microbatch,
+                  int64_t offset, int64_t bytes);
+void pwrt_cg_group_end(pwrt_context *ctx, int32_t stream);
+
+/* Ends the step (collective) if this process ran the rank. */
+void pwrt_cg_rank_end(pwrt_context *ctx);
+
+/* The outcome of the step: PWRT_OK, the first error of this rank's calls,
+ * or the step's error; PWRT_ERROR_WORLD_SIZE_MISMATCH if no rank function
+ * matched this process. Resets the state for the next step. */
+pwrt_status pwrt_cg_result(pwrt_context *ctx, const char *program,
+                           int32_t ranks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PWRT_CODEGEN_H */

@@ -1,0 +1,134 @@
+//===- RuntimeOps.td - the pwrt dialect --------------------*- tablegen -*-===//
+
+#ifndef PIPEWEAVE_RUNTIME_OPS
+#define PIPEWEAVE_RUNTIME_OPS
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Pwrt_Dialect : Dialect {
+  let name = "pwrt";
+  let summary = "Runtime level: streams, events, grouped p2p, kernel launches";
+  let description = [{
+    What one rank's host thread issues, in order, to the pipeweave runtime
+    (the `pwrt_` C ABI): kernel launches on streams, groups of point-to-point
+    transfers, and events that order streams. Every tensor lives in a slot
+    `offset+bytes` of the rank's preallocated pool.
+  }];
+  let cppNamespace = "::pipeweave::pwrt";
+  let useDefaultTypePrinterParser = 1;
+}
+
+class Pwrt_Type<string name, string typeMnemonic>
+    : TypeDef<Pwrt_Dialect, name> {
+  let mnemonic = typeMnemonic;
+}
+def Pwrt_StreamType : Pwrt_Type<"Stream", "stream"> {
+  let summary = "An in-order queue of work (CUDA stream / host worker thread)";
+}
+def Pwrt_EventType : Pwrt_Type<"Event", "event"> {
+  let summary = "A point in a stream that other streams can wait for";
+}
+
+class Pwrt_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Pwrt_Dialect, mnemonic, traits>;
+
+def Pwrt_NonNegative : ConfinedAttr<I64Attr, [IntNonNegative]>;
+
+def Pwrt_ProgramOp : Pwrt_Op<"program", [
+    Symbol, IsolatedFromAbove, SingleBlock, NoTerminator]> {
+  let summary = "One training step for every rank";
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$ranks);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name `ranks` `=` $ranks attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+}
+
+def Pwrt_RankOp : Pwrt_Op<"rank", [
+    HasParent<"ProgramOp">, SingleBlock, NoTerminator]> {
+  let summary = "What one rank issues, in order, for one step";
+  let description = [{
+    `pool` is the size in bytes of the rank's buffer pool; every slot of the
+    rank's launches and transfers lies inside it.
+  }];
+  let arguments = (ins Pwrt_NonNegative:$rank, Pwrt_NonNegative:$pool);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$rank `pool` $pool attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+}
+
+def Pwrt_StreamOp : Pwrt_Op<"stream", [HasParent<"RankOp">]> {
+  let summary = "Declare a stream of the rank";
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Pwrt_StreamType:$stream);
+  let assemblyFormat = "$name attr-dict";
+}
+
+def Pwrt_LaunchOp : Pwrt_Op<"launch", [HasParent<"RankOp">]> {
+  let summary = "Launch a user kernel for one stage and micro-batch";
+  let description = [{
+    ```mlir
+    pwrt.launch forward "block_fwd" stage 1 mb 0 on %compute
+        (input = 0+4096, saved = 4096+8192, output = 12288+4096)
+    ```
+    `kind` is forward, backward_input, backward_weight, backward or loss.
+    The buffer list names each tensor the kernel reads or writes by role
+    (`input`, `output`, `saved`, `grad_output`, `grad_input`) as a pool slot
+    `offset+bytes`.
+  }];
+  let arguments = (ins StrAttr:$kind, StrAttr:$kernel,
+                       Pwrt_NonNegative:$stage, Pwrt_NonNegative:$mb,
+                       Pwrt_StreamType:$stream, DictionaryAttr:$buffers);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+}
+
+def Pwrt_RecordOp : Pwrt_Op<"record", [HasParent<"RankOp">]> {
+  let summary = "Record an event after the work issued so far on a stream";
+  let arguments = (ins Pwrt_StreamType:$stream);
+  let results = (outs Pwrt_EventType:$event);
+  let assemblyFormat = "$stream attr-dict";
+}
+
+def Pwrt_WaitOp : Pwrt_Op<"wait", [HasParent<"RankOp">]> {
+  let summary = "Make a stream wait for an event before its next work";
+  let arguments = (ins Pwrt_StreamType:$stream, Pwrt_EventType:$event);
+  let assemblyFormat = "$stream `for` $event attr-dict";
+}
+
+def Pwrt_P2PGroupOp : Pwrt_Op<"p2p_group", [
+    HasParent<"RankOp">, SingleBlock, NoTerminator]> {
+  let summary = "Post sends and receives together on a stream";
+  let description = [{
+    NCCL group / `batch_isend_irecv` semantics: all transfers of the group
+    are posted at once; the stream moves on when all have completed.
+  }];
+  let arguments = (ins Pwrt_StreamType:$stream);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "`on` $stream attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+}
+
+class Pwrt_TransferOp<string mnemonic, string direction>
+    : Pwrt_Op<mnemonic, [HasParent<"P2PGroupOp">]> {
+  let arguments = (ins StrAttr:$payload, Pwrt_NonNegative:$stage,
+                       Pwrt_NonNegative:$mb, Pwrt_NonNegative:$peer,
+                       Pwrt_NonNegative:$tag, Pwrt_NonNegative:$offset,
+                       Pwrt_NonNegative:$bytes);
+  let assemblyFormat = "custom<Keyword>($payload) `stage` $stage `mb` $mb `" #
+                       direction # "` $peer `tag` $tag `slot` " #
+                       "custom<Slot>($offset, $bytes) attr-dict";
+  let hasVerifier = 1;
+}
+def Pwrt_SendOp : Pwrt_TransferOp<"send", "to"> {
+  let summary = "Send a slot's bytes to a peer rank";
+}
+def Pwrt_RecvOp : Pwrt_TransferOp<"recv", "from"> {
+  let summary = "Receive a peer's bytes into a slot";
+}
+
+#endif // PIPEWEAVE_RUNTIME_OPS
