@@ -266,10 +266,17 @@ private:
     }
     PendingOp &group = ops.back();
     group.lastAction = action;
-    group.op.transfers.push_back(Transfer{isSend, comm.payload, comm.stage,
-                                          comm.microbatch, comm.peer,
-                                          index == kNone ? Slot{}
-                                                         : slotOf(index)});
+    // The producer is the local stage of a send, the stage across the
+    // boundary of a receive.
+    int producer = isSend       ? comm.stage
+                   : activation ? schedule.prevStage(comm.stage)
+                                : schedule.nextStage(comm.stage);
+    int tag = 2 * (producer * schedule.microbatchesPerStage() +
+                   comm.microbatch) +
+              (activation ? 0 : 1);
+    group.op.transfers.push_back(Transfer{
+        isSend, comm.payload, comm.stage, comm.microbatch, comm.peer,
+        index == kNone ? Slot{} : slotOf(index), tag});
     if (index != kNone)
       group.accesses.push_back({index, !isSend});
   }

@@ -53,6 +53,9 @@ struct Transfer {
   int microbatch = 0;
   int peer = 0;
   Slot slot;
+  /// Names the message between the two ranks: derived from the payload and
+  /// the producing stage and micro-batch, the same on both ends.
+  int tag = 0;
 };
 
 struct RuntimeOp {
