@@ -83,8 +83,11 @@ LogicalResult pipeweave::emitObject(ModuleOp module,
   if (!target)
     return module.emitError() << "no LLVM target for " << triple << ": "
                               << error;
+  // The code is straight-line calls with constant arguments: optimizing it
+  // buys nothing and costs seconds on large schedules.
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, "generic", "", llvm::TargetOptions(), llvm::Reloc::PIC_));
+      triple, "generic", "", llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::None));
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
   llvm::legacy::PassManager passes;

@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "pwrt_codegen.h"
+#include "pwrt/pwrt_codegen.h"
 
 #include <cstdio>
 #include <mutex>
@@ -22,6 +22,7 @@ struct RankState {
   int64_t poolBytes = 0;
   // The current step.
   bool active = false;   // this process runs the rank being issued
+  bool inStep = false;   // between pwrt_step_begin and pwrt_step_end
   bool ranThisStep = false;
   bool inGroup = false;
   pwrt_status status = PWRT_OK;
@@ -36,7 +37,9 @@ RankState &stateOf(const pwrt_context *ctx) {
   return states[ctx];
 }
 
-/// Records the first failure of the step.
+/// Records the first failure and fails the open step on every rank; the
+/// caller goes on issuing, so that the step's transfers still happen and no
+/// peer waits for them.
 void fail(RankState &state, pwrt_context *ctx, pwrt_status status,
           const std::string &what) {
   if (state.status != PWRT_OK)
@@ -44,13 +47,15 @@ void fail(RankState &state, pwrt_context *ctx, pwrt_status status,
   state.status = status;
   const char *detail = pwrt_last_error(ctx);
   state.message = what + (detail && *detail ? std::string(": ") + detail : "");
+  if (state.inStep)
+    pwrt_step_fail(ctx, status, state.message.c_str());
 }
 
-/// The state of `ctx` if the rank being issued is this process and no call
-/// of the step has failed; nullptr otherwise (the call does nothing).
+/// The state of `ctx` if the rank being issued is this process; nullptr
+/// otherwise (the call does nothing).
 RankState *issuing(pwrt_context *ctx) {
   RankState &state = stateOf(ctx);
-  return state.active && state.status == PWRT_OK ? &state : nullptr;
+  return state.active ? &state : nullptr;
 }
 
 std::vector<std::string> splitNames(const char *names) {
@@ -166,7 +171,9 @@ void pwrt_cg_rank_begin(pwrt_context *ctx, const char *program, int32_t ranks,
   if (status != PWRT_OK) {
     fail(state, ctx, status, "step begin");
     state.active = false;
+    return;
   }
+  state.inStep = true;
 }
 
 void pwrt_cg_launch(pwrt_context *ctx, int32_t stream, int32_t kernel,
@@ -260,10 +267,14 @@ void pwrt_cg_rank_end(pwrt_context *ctx) {
   if (!state.active)
     return;
   state.active = false;
+  state.inStep = false;
   // Always end the step: it is collective, and peers would wait otherwise.
+  // Its status already carries a failure reported through pwrt_step_fail.
   pwrt_status status = pwrt_step_end(ctx);
-  if (status != PWRT_OK)
-    fail(state, ctx, status, "step");
+  if (status != PWRT_OK && state.status == PWRT_OK) {
+    state.status = status;
+    state.message = pwrt_last_error(ctx);
+  }
 }
 
 pwrt_status pwrt_cg_result(pwrt_context *ctx, const char *program,
@@ -280,8 +291,11 @@ pwrt_status pwrt_cg_result(pwrt_context *ctx, const char *program,
   }
   state.status = PWRT_OK;
   state.message.clear();
+  bool ran = state.ranThisStep;
   state.ranThisStep = false;
-  if (status != PWRT_OK)
+  // The runtime prints the errors of a step it ran; only say what it
+  // cannot know.
+  if (!ran && status != PWRT_OK)
     std::fprintf(stderr, "%s[rank %d]: error: %s\n", program, pwrt_rank(ctx),
                  message.c_str());
   return status;

@@ -101,6 +101,10 @@ public:
                const schedule::CostModel &costs, const plan::RankPlan &plan,
                int rank)
       : schedule(schedule), costs(costs), plan(plan), rank(rank) {
+    // rankOfStage scans the whole schedule; ask once per stage.
+    for (int stage = 0; stage < schedule.numStages; ++stage)
+      if (schedule.rankOfStage(stage) == rank)
+        localStages.insert(stage);
     for (size_t i = 0; i < plan.buffers.size(); ++i) {
       const plan::Buffer &b = plan.buffers[i];
       bufferIndex[{b.kind, b.stage, b.microbatch}] = static_cast<int>(i);
@@ -126,9 +130,7 @@ private:
     return Slot{b.offset, b.bytes};
   }
 
-  bool isLocal(int stage) const {
-    return stage >= 0 && schedule.rankOfStage(stage) == rank;
-  }
+  bool isLocal(int stage) const { return localStages.count(stage) != 0; }
 
   /// Adds `kind` of `stage` as a launch reading/writing the given roles.
   std::optional<LoweringError>
@@ -367,6 +369,7 @@ private:
   const plan::RankPlan &plan;
   int rank;
   std::map<std::tuple<BufferKind, int, int>, int> bufferIndex;
+  std::set<int> localStages;
   std::vector<PendingOp> ops;
 };
 } // namespace

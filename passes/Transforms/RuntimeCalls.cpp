@@ -30,10 +30,10 @@ static CallArg i64(int64_t value) { return {CallArg::I64, value, {}}; }
 static CallArg str(std::string text) { return {CallArg::String, 0, text}; }
 
 std::vector<RuntimeCall> pipeweave::runtimeCallsOf(pwrt::ProgramOp program,
-                                                   pwrt::RankOp rank) {
-  std::string kernelList = kernelListOf(program);
+                                                   pwrt::RankOp rank,
+                                                   StringRef kernelList) {
   llvm::SmallVector<StringRef> kernels;
-  StringRef(kernelList).split(kernels, ',', -1, false);
+  kernelList.split(kernels, ',', -1, false);
 
   // Streams and events are numbered in order of definition.
   llvm::DenseMap<Value, int64_t> numberOf;
@@ -49,7 +49,7 @@ std::vector<RuntimeCall> pipeweave::runtimeCallsOf(pwrt::ProgramOp program,
   calls.push_back({"pwrt_cg_rank_begin",
                    {str(program.getSymName().str()), i32(program.getRanks()),
                     i32(rank.getRank()), i64(rank.getPool()), i32(events),
-                    str(kernelList)},
+                    str(kernelList.str())},
                    ""});
   auto slotArgs = [](DictionaryAttr buffers, StringRef role,
                      std::vector<CallArg> &args) {

@@ -31,9 +31,11 @@ struct RuntimeCall {
   std::string comment; // e.g. "forward stage 0 mb 3", may be empty
 };
 
-/// The calls of rank `rank` of `program`, begin to end.
+/// The calls of rank `rank` of `program`, begin to end; `kernelList` is
+/// kernelListOf(program).
 std::vector<RuntimeCall> runtimeCallsOf(pwrt::ProgramOp program,
-                                        pwrt::RankOp rank);
+                                        pwrt::RankOp rank,
+                                        llvm::StringRef kernelList);
 
 /// Comma-separated kernel names that `program` launches, sorted; the kernel
 /// argument of pwrt_cg_launch indexes this list.

@@ -48,6 +48,7 @@ struct RuntimeToEmitCPass
 
     // One function per rank: its whole step as runtime calls.
     SmallVector<emitc::FuncOp> rankFunctions;
+    std::string kernels = kernelListOf(program);
     for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>()) {
       auto function = builder.create<emitc::FuncOp>(
           rank.getLoc(), (name + "_rank" + Twine(rank.getRank())).str(),
@@ -57,7 +58,7 @@ struct RuntimeToEmitCPass
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
-      for (const RuntimeCall &call : runtimeCallsOf(program, rank)) {
+      for (const RuntimeCall &call : runtimeCallsOf(program, rank, kernels)) {
         if (!call.comment.empty())
           builder.create<emitc::VerbatimOp>(rank.getLoc(),
                                             "// " + call.comment);

@@ -25,6 +25,7 @@ public:
     Location loc = program.getLoc();
     StringRef name = program.getSymName();
     SmallVector<LLVM::LLVMFuncOp> rankFunctions;
+    std::string kernels = kernelListOf(program);
     for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>()) {
       auto function = createFunction(
           (name + "_rank" + Twine(rank.getRank())).str(), {ptr}, {},
@@ -32,7 +33,8 @@ public:
       Block *body = function.addEntryBlock(builder);
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
-      for (const RuntimeCall &call : runtimeCallsOf(program, rank))
+      constants.clear();
+      for (const RuntimeCall &call : runtimeCallsOf(program, rank, kernels))
         emitCall(rank.getLoc(), call, ctx, {});
       builder.create<LLVM::ReturnOp>(rank.getLoc(), ValueRange{});
       rankFunctions.push_back(function);
@@ -43,6 +45,7 @@ public:
                                LLVM::Linkage::External, loc);
     Block *entry = step.addEntryBlock(builder);
     Value ctx = entry->getArgument(0);
+    constants.clear();
     builder.setInsertionPointToEnd(entry);
     Value rank =
         emitCall(loc, RuntimeCall{"pwrt_rank", {}, ""}, ctx, {i32}).front();
@@ -106,6 +109,24 @@ private:
     return builder.create<LLVM::AddressOfOp>(loc, it->second);
   }
 
+  /// One constant per value and type in each function, at its entry: rank
+  /// functions make thousands of calls with few distinct arguments.
+  Value constant(Location loc, Type type, int64_t value) {
+    auto key = std::make_pair(type, value);
+    auto it = constants.find(key);
+    if (it != constants.end())
+      return it->second;
+    Block *entry = builder.getInsertionBlock()->getParent()->empty()
+                       ? builder.getInsertionBlock()
+                       : &builder.getInsertionBlock()->getParent()->front();
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(entry);
+    Value result = builder.create<LLVM::ConstantOp>(
+        loc, type, builder.getIntegerAttr(type, value));
+    constants[key] = result;
+    return result;
+  }
+
   SmallVector<Value> emitCall(Location loc, const RuntimeCall &call, Value ctx,
                               ArrayRef<Type> results) {
     SmallVector<Value> operands = {ctx};
@@ -117,8 +138,7 @@ private:
         continue;
       }
       Type type = arg.kind == CallArg::I32 ? i32 : i64;
-      operands.push_back(builder.create<LLVM::ConstantOp>(
-          loc, type, builder.getIntegerAttr(type, arg.value)));
+      operands.push_back(constant(loc, type, arg.value));
       types.push_back(type);
     }
     LLVM::LLVMFuncOp callee = module.lookupSymbol<LLVM::LLVMFuncOp>(call.callee);
@@ -132,6 +152,7 @@ private:
   OpBuilder builder;
   Type ptr, i32, i64;
   llvm::StringMap<LLVM::GlobalOp> strings;
+  llvm::DenseMap<std::pair<Type, int64_t>, Value> constants;
 };
 
 struct RuntimeToLLVMPass

@@ -8,9 +8,10 @@
  *  - The first pwrt_cg_rank_begin on a context sets the rank up once: checks
  *    the world size, requires every kernel the program launches (collective),
  *    creates the pool, the two streams (compute, comm) and the events.
- *  - Errors are sticky: after a failing call every later call of the step is
- *    a no-op, pwrt_cg_rank_end still ends the step collectively (so no peer
- *    waits forever) and pwrt_cg_result returns the first error.
+ *  - A failing call fails the step on every rank (pwrt_step_fail): kernels
+ *    are skipped from then on but transfers still run, so no peer waits
+ *    forever; pwrt_cg_rank_end ends the step collectively and
+ *    pwrt_cg_result returns the first error.
  *
  * Kernel arguments (pwrt_kernel_args) by launch kind; an absent buffer is
  * {NULL, 0}:
