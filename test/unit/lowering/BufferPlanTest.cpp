@@ -1,6 +1,7 @@
 //===- BufferPlanTest.cpp - static buffer plan ----------------------------===//
 
 #include "passes/BufferPlan/BufferPlan.h"
+#include "passes/Simulate/Simulator.h"
 
 #include <gtest/gtest.h>
 
@@ -158,4 +159,34 @@ TEST(BufferPlanTest, OneFOneBSavedPeakIsRanksMinusRank) {
     }
 }
 
+} // namespace
+
+namespace {
+// The plan's saved-activation peak is the simulator's activation peak, per
+// rank, for every kind: both count an activation from the start of its F to
+// the end of its B (or W), and the plan's pool holds at least that plus the
+// message buffers.
+TEST(BufferPlanTest, SavedPeakEqualsSimulatedActivationPeak) {
+  for (ScheduleKind kind :
+       {ScheduleKind::GPipe, ScheduleKind::OneFOneB,
+        ScheduleKind::Interleaved1F1B, ScheduleKind::ZeroBubbleH1,
+        ScheduleKind::ZeroBubbleV, ScheduleKind::DualPipe,
+        ScheduleKind::DualPipeV}) {
+    int stagesPerRank = kind == ScheduleKind::Interleaved1F1B ? 2 : 0;
+    Schedule schedule = insertCommunication(
+        generateSchedule({kind, 4, 8, stagesPerRank}));
+    CostModel costs = uniformCosts(schedule.numStages, 100, 50, 1000);
+    BufferPlan plan = planBuffers(schedule, costs);
+    std::vector<pipeweave::simulate::ActivationPeak> simulated =
+        pipeweave::simulate::activationPeaks(schedule, costs);
+    ASSERT_EQ(simulated.size(), plan.ranks.size());
+    for (size_t rank = 0; rank < plan.ranks.size(); ++rank) {
+      EXPECT_EQ(plan.ranks[rank].peakSavedCount, simulated[rank].count)
+          << scheduleKindName(kind) << " rank " << rank;
+      EXPECT_EQ(plan.ranks[rank].peakSavedBytes, simulated[rank].bytes)
+          << scheduleKindName(kind) << " rank " << rank;
+      EXPECT_GE(plan.ranks[rank].poolBytes, simulated[rank].bytes);
+    }
+  }
+}
 } // namespace
