@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Moe/MoePasses.h"
 #include "passes/Transforms/Passes.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -14,6 +15,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   pipeweave::registerPipeweaveDialects(registry);
   pipeweave::registerPipeweavePassesAndPipelines();
+  pipeweave::registerMoeDialect(registry);
+  pipeweave::registerMoePasses();
   mlir::registerTransformsPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv,
