@@ -7,7 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "EplbCommand.h"
 #include "Init.h"
+#include "passes/Simulate/Report.h"
+#include "passes/Simulate/Simulator.h"
 #include "codegen/Native/Native.h"
 #include "codegen/Summary/Summary.h"
 #include "codegen/TorchCsv/TorchCsvTranslation.h"
@@ -15,6 +18,7 @@
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
@@ -32,13 +36,29 @@ namespace cl = llvm::cl;
 #include "DemoSpec.inc"
 
 namespace {
-enum class Emit { Summary, Sched, TorchCsv, Runtime, Cpp, LLVM, Obj, Lib };
+enum class Emit {
+  Summary,
+  Sched,
+  TorchCsv,
+  Report,
+  Svg,
+  ChromeTrace,
+  Runtime,
+  Cpp,
+  LLVM,
+  Obj,
+  Lib
+};
+enum class Format { Table, Json };
 
 cl::OptionCategory compileCategory("Compile options");
 cl::OptionCategory initCategory("pwc init options");
 
 cl::SubCommand initCommand(
     "init", "Print a valid starter spec for a schedule and cost model");
+cl::SubCommand compareCommand(
+    "compare", "Simulate one spec under several schedules and compare them");
+cl::OptionCategory compareCategory("pwc compare options");
 
 // Compile (top-level) options.
 cl::opt<std::string> inputFile(
@@ -55,6 +75,14 @@ cl::opt<Emit> emitKind(
                    "PyTorch pipelining CSV, compute actions only"),
         clEnumValN(Emit::Summary, "summary",
                    "a readable summary: shape, per-rank counts, order"),
+        clEnumValN(Emit::Report, "report",
+                   "simulated step: makespan, per-rank busy, bubble, peak "
+                   "activations, critical path (--format=table|json)"),
+        clEnumValN(Emit::Svg, "svg",
+                   "the simulated timeline as an SVG picture"),
+        clEnumValN(Emit::ChromeTrace, "chrome-trace",
+                   "the simulated timeline as Chrome trace JSON (Perfetto, "
+                   "chrome://tracing): pid = rank, tid = compute/comm"),
         clEnumValN(Emit::Runtime, "runtime",
                    "the runtime-level IR (pwrt): streams, events, transfer "
                    "groups, kernel launches, buffer slots"),
@@ -72,6 +100,13 @@ cl::opt<std::string> outputFile(
              "picks the output: .mlir sched, .csv torch-csv, .cpp cpp, .ll "
              "llvm, .o obj, none: a library (NAME.h + libNAME.a)"),
     cl::value_desc("file"), cl::init("-"), cl::cat(compileCategory));
+cl::opt<Format> reportFormat(
+    "format", cl::desc("Format of --emit=report and of pwc compare"),
+    cl::init(Format::Table),
+    cl::values(clEnumValN(Format::Table, "table", "a readable table"),
+               clEnumValN(Format::Json, "json", "one JSON object")),
+    cl::sub(cl::SubCommand::getTopLevel()), cl::sub(compareCommand),
+    cl::cat(compileCategory));
 cl::opt<bool> useDemo("demo",
                       cl::desc("Compile the built-in example spec "
                                "(examples/demo.mlir) instead of a file"),
@@ -81,6 +116,16 @@ cl::opt<int> csvDirections(
     cl::desc("For .csv input: 2 for DualPipe (stages 0..R-1 and R..2R-1 carry "
              "separate micro-batches), else 1"),
     cl::init(1), cl::cat(compileCategory));
+
+// `pwc compare` options.
+cl::opt<std::string> compareInput(cl::Positional, cl::sub(compareCommand),
+                                  cl::Required, cl::desc("<spec.mlir>"),
+                                  cl::cat(compareCategory));
+cl::list<std::string> compareSchedules(
+    "schedules", cl::sub(compareCommand), cl::CommaSeparated,
+    cl::desc("Schedule kinds to compare (default: gpipe,1f1b,zb-h1,zb-v,"
+             "dualpipe,dualpipev; interleaved-1f1b uses 2 stages per rank)"),
+    cl::cat(compareCategory));
 
 // `pwc init` options; the cost flag names are part of the interface.
 cl::opt<std::string> initSchedule(
@@ -173,6 +218,8 @@ static Emit chosenEmit() {
       .Case(".ll", Emit::LLVM)
       .Case(".o", Emit::Obj)
       .Case(".txt", Emit::Summary)
+      .Case(".svg", Emit::Svg)
+      .Case(".json", Emit::ChromeTrace)
       .Default(extension.empty() ? Emit::Lib : Emit::Sched);
 }
 
@@ -224,9 +271,59 @@ static int writeLibrary(ModuleOp module) {
   return 0;
 }
 
+/// Simulates every program of `module`; an error points at the program (or
+/// the action where the simulation got stuck).
+static FailureOr<std::vector<pipeweave::simulate::Simulation>>
+simulatePrograms(ModuleOp module) {
+  std::vector<pipeweave::simulate::Simulation> simulations;
+  for (auto program : module.getOps<pipeweave::sched::ProgramOp>()) {
+    FailureOr<pipeweave::sched::ProgramValue> value =
+        pipeweave::sched::toProgramValue(program);
+    if (failed(value))
+      return failure();
+    if (!value->costs)
+      return program.emitError()
+             << "@" << program.getSymName()
+             << " has no cost model to simulate; compile it from a pipe spec";
+    pipeweave::simulate::SimulateResult result =
+        pipeweave::simulate::simulate(value->schedule, *value->costs);
+    if (!result.simulation) {
+      Operation *at = program;
+      const auto &error = *result.error;
+      if (error.rank >= 0 && error.index >= 0 &&
+          error.index < static_cast<int>(value->actionOps[error.rank].size()))
+        at = value->actionOps[error.rank][error.index];
+      return at->emitError() << "cannot simulate @" << program.getSymName()
+                             << ": " << error.message;
+    }
+    simulations.push_back(std::move(*result.simulation));
+  }
+  if (simulations.empty())
+    return module.emitError("nothing to simulate: no sched.program");
+  return simulations;
+}
+
 /// Writes the compiled module in the requested form.
 static LogicalResult emit(ModuleOp module, llvm::raw_pwrite_stream &os) {
   switch (chosenEmit()) {
+  case Emit::Report:
+  case Emit::Svg:
+  case Emit::ChromeTrace: {
+    auto simulations = simulatePrograms(module);
+    if (failed(simulations))
+      return failure();
+    for (const auto &simulation : *simulations) {
+      if (chosenEmit() == Emit::Svg)
+        os << pipeweave::simulate::formatSvgTimeline(simulation);
+      else if (chosenEmit() == Emit::ChromeTrace)
+        os << pipeweave::simulate::formatChromeTrace(simulation);
+      else if (reportFormat == Format::Json)
+        os << pipeweave::simulate::formatReportJson(simulation);
+      else
+        os << pipeweave::simulate::formatReportTable(simulation);
+    }
+    return success();
+  }
   case Emit::Runtime:
     if (failed(lowerToRuntime(module, "")))
       return failure();
@@ -268,6 +365,69 @@ static LogicalResult emit(ModuleOp module, llvm::raw_pwrite_stream &os) {
   }
   }
   llvm_unreachable("unknown emit kind");
+}
+
+/// `pwc compare`: the spec's model under each schedule, one row each.
+static int runCompare() {
+  DialectRegistry registry;
+  pipeweave::registerPipeweaveDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> spec =
+      parseSourceFile<ModuleOp>(compareInput, sourceMgr, &context);
+  if (!spec)
+    return 1;
+  auto pipelines = llvm::to_vector(spec->getOps<pipeweave::pipe::PipelineOp>());
+  if (pipelines.size() != 1)
+    return fail("compare needs a spec with exactly one pipe.pipeline (found " +
+                llvm::Twine(pipelines.size()) + ")");
+  std::vector<std::string> kinds(compareSchedules.begin(),
+                                 compareSchedules.end());
+  if (kinds.empty())
+    kinds = {"gpipe", "1f1b", "zb-h1", "zb-v", "dualpipe", "dualpipev"};
+
+  std::vector<pipeweave::simulate::ComparisonRow> rows;
+  std::vector<std::string> skipped;
+  for (const std::string &kind : kinds) {
+    auto parsed = pipeweave::schedule::parseScheduleKind(kind);
+    if (!parsed)
+      return fail("unknown schedule '" + kind + "'; expected one of: " +
+                  pipeweave::schedule::scheduleKindList());
+    // The same model under another schedule: the spec with its kind (and
+    // the kind's stages per rank) replaced.
+    OwningOpRef<ModuleOp> variant(spec->clone());
+    auto pipeline = *variant->getOps<pipeweave::pipe::PipelineOp>().begin();
+    pipeline.setSchedule(kind);
+    pipeline.removeStagesPerRankAttr();
+    if (*parsed == pipeweave::schedule::ScheduleKind::Interleaved1F1B)
+      pipeline.setStagesPerRank(2);
+    // A kind whose rules this model breaks is left out, with the reason.
+    if (auto problem = pipeweave::schedule::checkScheduleParams(
+            pipeweave::pipe::getScheduleParams(pipeline))) {
+      skipped.push_back(kind + ": " + *problem);
+      continue;
+    }
+    if (failed(verify(*variant)))
+      return 1;
+    PassManager pm(&context);
+    pm.addPass(pipeweave::createPipeBuildSchedule());
+    if (failed(pm.run(*variant)))
+      return 1;
+    auto simulations = simulatePrograms(*variant);
+    if (failed(simulations))
+      return 1;
+    rows.push_back(pipeweave::simulate::summarize(simulations->front(), kind));
+  }
+  llvm::outs() << (reportFormat == Format::Json
+                       ? pipeweave::simulate::formatComparisonJson(rows)
+                       : pipeweave::simulate::formatComparisonTable(rows));
+  llvm::outs().flush();
+  for (const std::string &reason : skipped)
+    llvm::errs() << "pwc: note: left out " << reason << "\n";
+  return rows.empty() ? 1 : 0;
 }
 
 static int runCompile() {
@@ -326,7 +486,9 @@ static int runCompile() {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions({&compileCategory, &initCategory});
+  cl::HideUnrelatedOptions(
+      {&compileCategory, &initCategory, &compareCategory,
+       &eplbOptionCategory()});
   cl::ParseCommandLineOptions(
       argc, argv,
       "pwc: the pipeweave compiler driver\n\n"
@@ -339,7 +501,11 @@ int main(int argc, char **argv) {
       "  pwc order.csv --emit=sched       (check a hand-written schedule)\n"
       "  pwc --demo --emit=summary        (the built-in example)\n\n"
       "Run 'pwc init --help' for the starter-spec flags.\n");
+  if (eplbCommandSelected())
+    return runEplbCommand();
   if (initCommand)
     return runInit();
+  if (compareCommand)
+    return runCompare();
   return runCompile();
 }
