@@ -303,9 +303,7 @@ std::pair<int64_t, int> peakLive(const std::vector<Buffer> &buffers,
 
 BufferPlan pipeweave::plan::planBuffers(const Schedule &schedule,
                                         const CostModel &costs) {
-  std::vector<int> rankOfStage(schedule.numStages, -1);
-  for (int stage = 0; stage < schedule.numStages; ++stage)
-    rankOfStage[stage] = schedule.rankOfStage(stage);
+  std::vector<int> rankOfStage = schedule.stageRanks();
 
   BufferPlan plan;
   for (int rank = 0; rank < schedule.numRanks; ++rank) {

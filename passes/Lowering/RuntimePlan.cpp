@@ -99,11 +99,10 @@ class RankLowering {
 public:
   RankLowering(const schedule::Schedule &schedule,
                const schedule::CostModel &costs, const plan::RankPlan &plan,
-               int rank)
+               int rank, const std::vector<int> &stageRanks)
       : schedule(schedule), costs(costs), plan(plan), rank(rank) {
-    // rankOfStage scans the whole schedule; ask once per stage.
-    for (int stage = 0; stage < schedule.numStages; ++stage)
-      if (schedule.rankOfStage(stage) == rank)
+    for (int stage = 0; stage < static_cast<int>(stageRanks.size()); ++stage)
+      if (stageRanks[stage] == rank)
         localStages.insert(stage);
     for (size_t i = 0; i < plan.buffers.size(); ++i) {
       const plan::Buffer &b = plan.buffers[i];
@@ -379,12 +378,13 @@ pipeweave::lower::lowerToRuntime(const schedule::Schedule &schedule,
                                  const schedule::CostModel &costs,
                                  RuntimeProgram &result) {
   plan::BufferPlan buffers = plan::planBuffers(schedule, costs);
+  std::vector<int> stageRanks = schedule.stageRanks();
   result = RuntimeProgram();
   std::set<std::string> kernels;
   for (int rank = 0; rank < schedule.numRanks; ++rank) {
     RankProgram program;
     if (std::optional<LoweringError> error =
-            RankLowering(schedule, costs, buffers.ranks[rank], rank)
+            RankLowering(schedule, costs, buffers.ranks[rank], rank, stageRanks)
                 .run(program))
       return error;
     for (const RuntimeOp &op : program.ops)

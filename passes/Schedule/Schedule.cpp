@@ -40,6 +40,10 @@ int Schedule::nextStage(int stage) const {
   return stage % perDirection == perDirection - 1 ? -1 : stage + 1;
 }
 
+std::vector<int> Schedule::stageRanks() const {
+  return detail::stagePlacement(*this, /*includeComm=*/true);
+}
+
 int Schedule::rankOfStage(int stage) const {
   if (stage < 0 || stage >= numStages)
     return -1;

@@ -104,8 +104,11 @@ struct Schedule {
   int prevStage(int stage) const;
   /// The stage fed by `stage` in its direction, or -1 for a last stage.
   int nextStage(int stage) const;
-  /// The rank that runs `stage`, or -1 if no action names it.
+  /// The rank that runs `stage`, or -1 if no action names it. Scans the
+  /// whole schedule: use stageRanks() to ask about many stages.
   int rankOfStage(int stage) const;
+  /// rankOfStage() of every stage, in one scan.
+  std::vector<int> stageRanks() const;
 };
 
 //===----------------------------------------------------------------------===//

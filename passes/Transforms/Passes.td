@@ -46,6 +46,21 @@ def SchedCheckDeadlock
   }];
 }
 
+def SchedSimulate
+    : Pass<"sched-simulate", "::pipeweave::sched::ProgramOp"> {
+  let summary = "Simulate the program under its cost model and record the "
+                "result on it";
+  let description = [{
+    Runs the simulator (each rank runs its actions in order; an input from
+    another rank arrives latency + bytes / bandwidth after its producer
+    ends) and attaches `sched.simulation = {makespan, busy, bubble,
+    peak_activations, peak_activation_bytes, critical_path_crossings}`
+    (per-rank arrays) to the program. `pwc --emit=report` prints the full
+    report. Fails with a located error when the program has no cost model
+    or cannot run to the end.
+  }];
+}
+
 def SchedToRuntime : Pass<"sched-to-runtime", "mlir::ModuleOp"> {
   let summary = "Lower every sched.program (with send/recv and a cost model) "
                 "to a pwrt.program";

@@ -227,6 +227,8 @@ static Emit chosenEmit() {
 /// the single program is renamed so that its functions are NAME_step, ...
 static LogicalResult lowerToRuntime(ModuleOp module, llvm::StringRef name) {
   PassManager pm(module.getContext());
+  // Verified by its tests; re-verifying large programs costs seconds.
+  pm.enableVerifier(false);
   pm.addPass(pipeweave::createSchedToRuntime());
   if (failed(pm.run(module)))
     return failure();
@@ -494,13 +496,21 @@ int main(int argc, char **argv) {
       "pwc: the pipeweave compiler driver\n\n"
       "Compiles a pipeline spec (pipe dialect) into a checked per-rank "
       "schedule:\nbuilds the schedule, inserts send/recv pairs and proves "
-      "the result\ndeadlock-free, then writes it.\n\n"
+      "the result\ndeadlock-free, then writes it, simulates it, or lowers "
+      "it to code that runs\non the pipeweave runtime.\n\n"
       "  pwc init --schedule 1f1b --ranks 4 --microbatches 8 > spec.mlir\n"
       "  pwc spec.mlir --emit=summary\n"
       "  pwc spec.mlir --emit=torch-csv -o order.csv\n"
       "  pwc order.csv --emit=sched       (check a hand-written schedule)\n"
+      "  pwc spec.mlir --emit=report --format=json   (simulated cost)\n"
+      "  pwc spec.mlir --emit=svg -o step.svg        (timeline picture)\n"
+      "  pwc compare spec.mlir --schedules 1f1b,zb-h1,dualpipe\n"
+      "  pwc spec.mlir -o train          (train.h + libtrain.a: "
+      "train_step(ctx))\n"
+      "  pwc eplb --input case.json      (expert placement)\n"
       "  pwc --demo --emit=summary        (the built-in example)\n\n"
-      "Run 'pwc init --help' for the starter-spec flags.\n");
+      "Run 'pwc init --help', 'pwc compare --help' or 'pwc eplb --help' "
+      "for their flags.\n");
   if (eplbCommandSelected())
     return runEplbCommand();
   if (initCommand)
