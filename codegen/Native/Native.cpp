@@ -8,10 +8,10 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Object/ArchiveWriter.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/TargetSelect.h"
@@ -22,8 +22,8 @@
 using namespace mlir;
 
 /// A copy of `module` with its pwrt programs lowered by `pass`.
-static FailureOr<OwningOpRef<ModuleOp>>
-lowered(ModuleOp module, std::unique_ptr<Pass> pass) {
+static FailureOr<OwningOpRef<ModuleOp>> lowered(ModuleOp module,
+                                                std::unique_ptr<Pass> pass) {
   OwningOpRef<ModuleOp> copy(module.clone());
   PassManager pm(module.getContext());
   // The lowering passes build only ops their tests verify; verifying a
@@ -82,10 +82,11 @@ LogicalResult pipeweave::emitObject(ModuleOp module,
   llvm::InitializeNativeTargetAsmPrinter();
   std::string triple = llvm::sys::getDefaultTargetTriple();
   std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return module.emitError() << "no LLVM target for " << triple << ": "
-                              << error;
+    return module.emitError()
+           << "no LLVM target for " << triple << ": " << error;
   // The code is straight-line calls with constant arguments: optimizing it
   // buys nothing and costs seconds on large schedules.
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
@@ -130,8 +131,7 @@ LogicalResult pipeweave::writeStaticLibrary(ModuleOp module,
   llvm::raw_svector_ostream os(object);
   if (failed(emitObject(module, os)))
     return failure();
-  std::string member =
-      (llvm::sys::path::stem(libraryPath).str() + ".o");
+  std::string member = (llvm::sys::path::stem(libraryPath).str() + ".o");
   std::vector<llvm::NewArchiveMember> members;
   members.emplace_back(llvm::MemoryBufferRef(object.str(), member));
   if (llvm::Error error = llvm::writeArchive(

@@ -21,8 +21,8 @@ struct RankState {
   std::vector<pwrt_kernel> kernels;
   int64_t poolBytes = 0;
   // The current step.
-  bool active = false;   // this process runs the rank being issued
-  bool inStep = false;   // between pwrt_step_begin and pwrt_step_end
+  bool active = false; // this process runs the rank being issued
+  bool inStep = false; // between pwrt_step_begin and pwrt_step_end
   bool ranThisStep = false;
   bool inGroup = false;
   pwrt_status status = PWRT_OK;
@@ -89,15 +89,14 @@ pwrt_status setUp(pwrt_context *ctx, RankState &state, int64_t poolBytes,
     if ((status = pwrt_kernel_lookup(ctx, pointers[i], &state.kernels[i])) !=
         PWRT_OK)
       return status;
-  if (poolBytes > 0 &&
-      (status = pwrt_pool_create(ctx, static_cast<size_t>(poolBytes), 0)) !=
-          PWRT_OK)
+  if (poolBytes > 0 && (status = pwrt_pool_create(
+                            ctx, static_cast<size_t>(poolBytes), 0)) != PWRT_OK)
     return status;
   state.poolBytes = poolBytes;
   const char *streamNames[2] = {"compute", "comm"};
   for (int i = 0; i < 2; ++i)
-    if ((status = pwrt_stream_create(ctx, streamNames[i],
-                                     &state.streams[i])) != PWRT_OK)
+    if ((status = pwrt_stream_create(ctx, streamNames[i], &state.streams[i])) !=
+        PWRT_OK)
       return status;
   state.events.resize(numEvents);
   for (pwrt_event &event : state.events)
@@ -116,8 +115,8 @@ pwrt_buffer bufferAt(pwrt_context *ctx, RankState &state, int64_t offset,
   pwrt_status status = pwrt_buffer_at(ctx, static_cast<size_t>(offset),
                                       static_cast<size_t>(bytes), &data);
   if (status != PWRT_OK) {
-    fail(state, ctx, status, "slot " + std::to_string(offset) + "+" +
-                                 std::to_string(bytes));
+    fail(state, ctx, status,
+         "slot " + std::to_string(offset) + "+" + std::to_string(bytes));
     return buffer;
   }
   buffer.data = data;
@@ -200,7 +199,7 @@ void pwrt_cg_launch(pwrt_context *ctx, int32_t stream, int32_t kernel,
   args.inputs = inputs;
   args.num_inputs = kind == PWRT_CG_FORWARD || kind == PWRT_CG_LOSS ? 1 : 2;
   args.outputs = outputs;
-  args.num_outputs = kind == PWRT_CG_FORWARD          ? 2
+  args.num_outputs = kind == PWRT_CG_FORWARD           ? 2
                      : kind == PWRT_CG_BACKWARD_WEIGHT ? 0
                                                        : 1;
   if (kernel < 0 || kernel >= static_cast<int32_t>(state->kernels.size())) {

@@ -43,32 +43,31 @@ static std::string joinStages(const std::set<int> &stages) {
 std::string pipeweave::formatSummary(const Schedule &s, int width) {
   std::ostringstream out;
   out << "@" << (s.name.empty() ? "schedule" : s.name) << ": " << s.kind
-      << " schedule, " << s.numRanks << " ranks, " << s.numStages
-      << " stages, " << s.numMicrobatches << " micro-batches";
+      << " schedule, " << s.numRanks << " ranks, " << s.numStages << " stages, "
+      << s.numMicrobatches << " micro-batches";
   if (s.numDirections > 1)
-    out << " (" << s.microbatchesPerStage() << " in each of "
-        << s.numDirections << " directions)";
+    out << " (" << s.microbatchesPerStage() << " in each of " << s.numDirections
+        << " directions)";
   out << "\n\n";
 
   auto count = [](const RankCounts &c, ActionKind kind) {
     return c.byKind[static_cast<int>(kind)];
   };
   char line[160];
-  std::snprintf(line, sizeof(line), "%6s  %-8s %5s %5s %5s %5s %5s %6s %6s %12s\n",
-                "rank", "stages", "F", "I", "W", "B", "F&B", "sends",
-                "recvs", "bytes sent");
+  std::snprintf(line, sizeof(line),
+                "%6s  %-8s %5s %5s %5s %5s %5s %6s %6s %12s\n", "rank",
+                "stages", "F", "I", "W", "B", "F&B", "sends", "recvs",
+                "bytes sent");
   out << line;
   for (int rank = 0; rank < s.numRanks; ++rank) {
     RankCounts c = countRank(s.ranks[rank]);
-    std::snprintf(line, sizeof(line),
-                  "%6d  %-8s %5d %5d %5d %5d %5d %6d %6d %12lld\n", rank,
-                  joinStages(c.stages).c_str(), count(c, ActionKind::Forward),
-                  count(c, ActionKind::BackwardInput),
-                  count(c, ActionKind::BackwardWeight),
-                  count(c, ActionKind::Backward),
-                  count(c, ActionKind::OverlapFB), count(c, ActionKind::Send),
-                  count(c, ActionKind::Recv),
-                  static_cast<long long>(c.bytesSent));
+    std::snprintf(
+        line, sizeof(line), "%6d  %-8s %5d %5d %5d %5d %5d %6d %6d %12lld\n",
+        rank, joinStages(c.stages).c_str(), count(c, ActionKind::Forward),
+        count(c, ActionKind::BackwardInput),
+        count(c, ActionKind::BackwardWeight), count(c, ActionKind::Backward),
+        count(c, ActionKind::OverlapFB), count(c, ActionKind::Send),
+        count(c, ActionKind::Recv), static_cast<long long>(c.bytesSent));
     out << line;
   }
 
@@ -83,7 +82,8 @@ std::string pipeweave::formatSummary(const Schedule &s, int width) {
       if (!action.isCompute())
         continue;
       std::string cell = action.str();
-      if (!empty && static_cast<int>(current.size() + 1 + cell.size()) > width) {
+      if (!empty &&
+          static_cast<int>(current.size() + 1 + cell.size()) > width) {
         out << current << "\n";
         current = indent;
         empty = true;

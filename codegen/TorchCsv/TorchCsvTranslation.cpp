@@ -88,7 +88,8 @@ pipeweave::importTorchCsv(llvm::SourceMgr &sourceMgr, MLIRContext *context,
   OpBuilder builder(context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(locAt(1, 1));
   builder.setInsertionPointToEnd(module->getBody());
-  sched::ProgramOp program = sched::buildProgram(builder, locAt(1, 1), imported);
+  sched::ProgramOp program =
+      sched::buildProgram(builder, locAt(1, 1), imported);
 
   CellPositions cells(text);
   for (sched::RankOp rank : program.getBody().getOps<sched::RankOp>()) {

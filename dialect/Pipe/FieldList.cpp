@@ -61,21 +61,19 @@ static ParseResult parseFieldValue(OpAsmParser &parser, Builder &builder,
       value = builder.getF64FloatAttr(static_cast<double>(integer.getInt()));
     else
       return parser.emitError(loc)
-             << "field '" << field.name << "' expects a number, got "
-             << parsed;
+             << "field '" << field.name << "' expects a number, got " << parsed;
     return success();
   case FieldKind::Integer:
     if (!integer)
-      return parser.emitError(loc)
-             << "field '" << field.name << "' expects an integer, got "
-             << parsed;
+      return parser.emitError(loc) << "field '" << field.name
+                                   << "' expects an integer, got " << parsed;
     value = builder.getI64IntegerAttr(integer.getInt());
     return success();
   case FieldKind::String:
     if (!isa<StringAttr>(parsed))
       return parser.emitError(loc)
-             << "field '" << field.name << "' expects a quoted kernel name, got "
-             << parsed;
+             << "field '" << field.name
+             << "' expects a quoted kernel name, got " << parsed;
     value = parsed;
     return success();
   }

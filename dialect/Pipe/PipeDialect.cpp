@@ -30,10 +30,8 @@ void PipeDialect::initialize() {
 //===----------------------------------------------------------------------===//
 
 static constexpr FieldSpec kCostFields[] = {
-    {"forward", FieldKind::Float},
-    {"backward_input", FieldKind::Float},
-    {"backward_weight", FieldKind::Float},
-    {"backward", FieldKind::Float},
+    {"forward", FieldKind::Float},         {"backward_input", FieldKind::Float},
+    {"backward_weight", FieldKind::Float}, {"backward", FieldKind::Float},
     {"overlapped", FieldKind::Float},
 };
 static constexpr FieldSpec kP2PFields[] = {
@@ -95,8 +93,8 @@ static LogicalResult verifyFieldListOp(Operation *op,
     std::string names;
     for (const FieldSpec &field : fields)
       names += (names.empty() ? "" : ", ") + field.name.str();
-    return op->emitOpError() << "sets no fields; expected at least one of: "
-                             << names;
+    return op->emitOpError()
+           << "sets no fields; expected at least one of: " << names;
   }
   return success();
 }
@@ -130,17 +128,17 @@ static LogicalResult verifyBody(Operation *owner, Block &body,
   llvm::DenseMap<OperationName, Operation *> firstOfKind;
   for (Operation &op : body) {
     if (!isa<Allowed...>(op))
-      return op.emitOpError() << "is not allowed in a "
-                              << owner->getName().getStringRef()
-                              << " body; expected " << allowedNames;
+      return op.emitOpError()
+             << "is not allowed in a " << owner->getName().getStringRef()
+             << " body; expected " << allowedNames;
     if (isa<StageOp>(op))
       continue;
     auto [it, inserted] = firstOfKind.try_emplace(op.getName(), &op);
     if (!inserted) {
-      InFlightDiagnostic diag =
-          op.emitOpError() << "appears twice in one "
-                           << owner->getName().getStringRef()
-                           << " body; merge its fields into the first one";
+      InFlightDiagnostic diag = op.emitOpError()
+                                << "appears twice in one "
+                                << owner->getName().getStringRef()
+                                << " body; merge its fields into the first one";
       diag.attachNote(it->second->getLoc()) << "first one is here";
       return diag;
     }
@@ -191,10 +189,10 @@ LogicalResult PipelineOp::verifyRegions() {
   for (StageOp stage : getBody().getOps<StageOp>()) {
     if (stage.getIndex() >= numStages)
       return stage.emitOpError()
-             << "overrides stage " << stage.getIndex()
-             << ", but @" << getSymName() << " has only " << numStages
-             << " stages (" << getRanks() << " ranks x "
-             << getEffectiveStagesPerRank() << " per rank)";
+             << "overrides stage " << stage.getIndex() << ", but @"
+             << getSymName() << " has only " << numStages << " stages ("
+             << getRanks() << " ranks x " << getEffectiveStagesPerRank()
+             << " per rank)";
     auto [it, inserted] = stageByIndex.try_emplace(stage.getIndex(), stage);
     if (!inserted) {
       InFlightDiagnostic diag =
@@ -217,18 +215,18 @@ LogicalResult PipelineOp::verifyRegions() {
     double slower = std::max(cost.forward, cost.backward);
     if (cost.overlapped < slower) {
       auto stage = stageByIndex.lookup(index);
-      InFlightDiagnostic diag =
-          emitOpError() << "overlapped F&B cost " << formatFloat(cost.overlapped)
-                        << " of stage " << index
-                        << " is less than its slower half ("
-                        << (cost.forward >= cost.backward ? "forward "
-                                                          : "backward ")
-                        << formatFloat(slower)
-                        << "); an overlapped pair takes at least "
-                           "max(forward, backward)";
+      InFlightDiagnostic diag = emitOpError()
+                                << "overlapped F&B cost "
+                                << formatFloat(cost.overlapped) << " of stage "
+                                << index << " is less than its slower half ("
+                                << (cost.forward >= cost.backward ? "forward "
+                                                                  : "backward ")
+                                << formatFloat(slower)
+                                << "); an overlapped pair takes at least "
+                                   "max(forward, backward)";
       if (stage)
-        diag.attachNote(stage.getLoc()) << "stage " << index
-                                        << " is overridden here";
+        diag.attachNote(stage.getLoc())
+            << "stage " << index << " is overridden here";
       return diag;
     }
   }

@@ -56,8 +56,8 @@ void PwrtDialect::initialize() {
       >();
 }
 
-static constexpr llvm::StringLiteral kRoles[] = {
-    "input", "output", "saved", "grad_output", "grad_input"};
+static constexpr llvm::StringLiteral kRoles[] = {"input", "output", "saved",
+                                                 "grad_output", "grad_input"};
 static constexpr llvm::StringLiteral kKinds[] = {
     "forward", "backward_input", "backward_weight", "backward", "loss"};
 
@@ -172,9 +172,9 @@ LogicalResult RankOp::verifyRegions() {
   auto check = [&](Operation *op, int64_t offset, int64_t bytes,
                    StringRef what) -> LogicalResult {
     if (static_cast<uint64_t>(offset + bytes) > pool)
-      return op->emitOpError() << what << " slot " << offset << "+" << bytes
-                               << " ends past the rank's pool of " << pool
-                               << " bytes";
+      return op->emitOpError()
+             << what << " slot " << offset << "+" << bytes
+             << " ends past the rank's pool of " << pool << " bytes";
     return success();
   };
   WalkResult walk = getBody().walk([&](Operation *op) {
@@ -203,11 +203,11 @@ LogicalResult ProgramOp::verifyRegions() {
       return op.emitOpError("is not allowed in a pwrt.program; expected "
                             "pwrt.rank");
     if (rank.getRank() >= getRanks())
-      return rank.emitOpError() << "names rank " << rank.getRank()
-                                << " of a " << getRanks() << "-rank program";
+      return rank.emitOpError() << "names rank " << rank.getRank() << " of a "
+                                << getRanks() << "-rank program";
     if (byRank[rank.getRank()])
-      return rank.emitOpError() << "rank " << rank.getRank()
-                                << " is given twice";
+      return rank.emitOpError()
+             << "rank " << rank.getRank() << " is given twice";
     byRank[rank.getRank()] = rank;
   }
   for (auto [index, rank] : llvm::enumerate(byRank))

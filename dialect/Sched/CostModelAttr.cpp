@@ -86,9 +86,9 @@ FailureOr<schedule::CostModel> pipeweave::sched::decodeCostModel(
     return failure();
   };
   static constexpr llvm::StringLiteral kKnown[] = {
-      "forward",   "backward_input",    "backward_weight", "backward",
-      "overlapped", "activation_memory", "p2p_latency",     "p2p_bandwidth",
-      "kernels"};
+      "forward",     "backward_input", "backward_weight",
+      "backward",    "overlapped",     "activation_memory",
+      "p2p_latency", "p2p_bandwidth",  "kernels"};
   for (NamedAttribute named : attr)
     if (!llvm::is_contained(kKnown, named.getName().getValue()))
       return fail(named.getName().getValue(),
@@ -142,8 +142,9 @@ FailureOr<schedule::CostModel> pipeweave::sched::decodeCostModel(
       auto names = dyn_cast<ArrayAttr>(namesAttr);
       if (!names || static_cast<int64_t>(names.size()) != numStages ||
           !llvm::all_of(names, [](Attribute a) { return isa<StringAttr>(a); }))
-        return fail("kernels", "entry '" + field.name +
-                                   "' must be an array of one string per stage");
+        return fail("kernels",
+                    "entry '" + field.name +
+                        "' must be an array of one string per stage");
       for (auto [stage, name] : llvm::enumerate(names))
         model.stages[stage].kernels.*field.member =
             cast<StringAttr>(name).getValue().str();

@@ -44,7 +44,8 @@ LogicalResult ProgramOp::verifyRegions() {
         std::pair{"gradient_bytes", getGradientBytes()}}) {
     if (!bytes)
       continue;
-    if (static_cast<int64_t>(bytes->size()) != static_cast<int64_t>(getStages()))
+    if (static_cast<int64_t>(bytes->size()) !=
+        static_cast<int64_t>(getStages()))
       return emitOpError() << name << " has " << bytes->size()
                            << " entries; expected one per stage ("
                            << getStages() << ")";

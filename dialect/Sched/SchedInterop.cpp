@@ -37,10 +37,9 @@ static std::optional<schedule::Action> toAction(Operation *op) {
         return Action::backward(asInt(a.getStage()), asInt(a.getMb()));
       })
       .Case([](OverlapOp a) {
-        return Action::overlap(asInt(a.getForwardStage()),
-                               asInt(a.getForwardMb()),
-                               asInt(a.getBackwardStage()),
-                               asInt(a.getBackwardMb()));
+        return Action::overlap(
+            asInt(a.getForwardStage()), asInt(a.getForwardMb()),
+            asInt(a.getBackwardStage()), asInt(a.getBackwardMb()));
       })
       .Case([](SendOp a) {
         return Action::send(toLibrary(a.getPayload()), asInt(a.getStage()),

@@ -162,8 +162,7 @@ Reference mlp::sequentialStep(const Shape &s, int blocks, int directions,
       std::vector<float> t = target(s, d, mb), dy(y.size()), dx(y.size());
       ref.loss += loss(s, y.data(), t.data(), dy.data(), count);
       for (int b = blocks - 1; b >= 0; --b) {
-        backwardWeight(s, params[b], dy.data(), saved[b].data(),
-                       ref.grads[b]);
+        backwardWeight(s, params[b], dy.data(), saved[b].data(), ref.grads[b]);
         backwardInput(s, params[b], dy.data(), saved[b].data(), dx.data());
         dy = dx;
       }

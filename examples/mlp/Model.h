@@ -21,9 +21,7 @@ struct Shape {
   int wide() const { return 4 * hidden; }
   size_t activationBytes() const { return sizeof(float) * rows * hidden; }
   /// What a forward keeps for its backward: the input x and z = x W1 + b1.
-  size_t savedBytes() const {
-    return sizeof(float) * rows * (hidden + wide());
-  }
+  size_t savedBytes() const { return sizeof(float) * rows * (hidden + wide()); }
 };
 
 /// Parameters of one block, or their gradients.

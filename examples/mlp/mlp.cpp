@@ -86,15 +86,14 @@ pwrt_status forwardKernel(const pwrt_kernel_args *args) {
     return PWRT_ERROR_KERNEL_FAILED;
   }
   if (!checkSize(args, args->inputs[0], s.shape.activationBytes(), "input") ||
-      !checkSize(args, args->outputs[0], s.shape.activationBytes(),
-                 "output") ||
+      !checkSize(args, args->outputs[0], s.shape.activationBytes(), "output") ||
       !checkSize(args, args->outputs[1], s.shape.savedBytes(), "saved"))
     return PWRT_ERROR_KERNEL_FAILED;
   std::vector<float> generated;
   const float *x = data(args->inputs[0]);
   if (!x) { // a first stage reads its micro-batch
-    generated = mlp::input(s.shape, directionOf(s, args->stage),
-                           args->microbatch);
+    generated =
+        mlp::input(s.shape, directionOf(s, args->stage), args->microbatch);
     x = generated.data();
   }
   mlp::forward(s.shape, s.params[blockOf(s, args->stage)], x,
@@ -125,8 +124,7 @@ pwrt_status backwardWeightKernel(const pwrt_kernel_args *args) {
   if (inserted)
     it->second.zero();
   mlp::backwardWeight(s.shape, s.params[blockOf(s, args->stage)],
-                      data(args->inputs[0]), data(args->inputs[1]),
-                      it->second);
+                      data(args->inputs[0]), data(args->inputs[1]), it->second);
   return PWRT_OK;
 }
 
@@ -138,8 +136,8 @@ pwrt_status backwardKernel(const pwrt_kernel_args *args) {
 /// Sums a block's tensors over all ranks into one flat vector per stage.
 std::vector<float> flatten(const mlp::Block &block) {
   std::vector<float> flat;
-  for (const std::vector<float> *v : {&block.w1, &block.b1, &block.w2,
-                                      &block.b2})
+  for (const std::vector<float> *v :
+       {&block.w1, &block.b1, &block.w2, &block.b2})
     flat.insert(flat.end(), v->begin(), v->end());
   return flat;
 }
@@ -211,9 +209,9 @@ int main(int argc, char **argv) {
 
   auto start = std::chrono::steady_clock::now();
   pwrt_status status = program->step(ctx);
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (status != PWRT_OK) {
     // The runtime has printed the reason on every rank.
     pwrt_context_destroy(ctx);
@@ -235,9 +233,9 @@ int main(int argc, char **argv) {
 
   int passed = 1;
   if (rank == 0) {
-    mlp::Reference ref = mlp::sequentialStep(
-        state.shape, program->blocks, program->directions,
-        program->microbatches / program->directions);
+    mlp::Reference ref =
+        mlp::sequentialStep(state.shape, program->blocks, program->directions,
+                            program->microbatches / program->directions);
     double worst = 0;
     for (int b = 0; b < program->blocks; ++b) {
       // DualPipe keeps one copy of each block per direction.

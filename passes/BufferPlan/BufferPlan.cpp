@@ -32,8 +32,8 @@ class RankLifetimes {
 public:
   RankLifetimes(const Schedule &schedule, const CostModel &costs, int rank,
                 const std::vector<int> &rankOfStage)
-      : schedule(schedule), costs(costs), rank(rank),
-        rankOfStage(rankOfStage) {}
+      : schedule(schedule), costs(costs), rank(rank), rankOfStage(rankOfStage) {
+  }
 
   std::vector<Buffer> run() {
     const std::vector<Action> &actions = schedule.ranks[rank];
@@ -44,10 +44,10 @@ public:
     groupStart.assign(count, 0);
     groupEnd.assign(count, 0);
     for (int index = 0; index < count; ++index)
-      groupStart[index] = index > 0 && actions[index].isComm() &&
-                                  actions[index - 1].isComm()
-                              ? groupStart[index - 1]
-                              : index;
+      groupStart[index] =
+          index > 0 && actions[index].isComm() && actions[index - 1].isComm()
+              ? groupStart[index - 1]
+              : index;
     for (int index = count - 1; index >= 0; --index)
       groupEnd[index] = index + 1 < count && actions[index].isComm() &&
                                 actions[index + 1].isComm()
@@ -75,8 +75,7 @@ public:
                               ? BufferKind::Activation
                               : BufferKind::InputGradient;
         use(kind, action.stage, action.microbatch, groupEnd[index]);
-        buffers[indexOf[std::make_tuple(kind, action.stage,
-                                        action.microbatch)]]
+        buffers[indexOf[std::make_tuple(kind, action.stage, action.microbatch)]]
             .sent = true;
         break;
       }
@@ -308,8 +307,7 @@ BufferPlan pipeweave::plan::planBuffers(const Schedule &schedule,
   BufferPlan plan;
   for (int rank = 0; rank < schedule.numRanks; ++rank) {
     RankPlan rankPlan;
-    rankPlan.buffers =
-        RankLifetimes(schedule, costs, rank, rankOfStage).run();
+    rankPlan.buffers = RankLifetimes(schedule, costs, rank, rankOfStage).run();
     rankPlan.poolBytes = assignOffsets(rankPlan.buffers);
     rankPlan.peakLiveBytes =
         peakLive(rankPlan.buffers, [](const Buffer &) { return true; }).first;

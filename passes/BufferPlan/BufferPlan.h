@@ -81,10 +81,10 @@ struct BufferPlan {
 /// gradient messages gradientBytes, saved activations activationMemory.
 /// A last stage with a loss kernel (costs.stages[s].kernels.loss) also
 /// keeps its output Activation (read by the loss at F) and an
-/// OutputGradient written by the loss. Buffers of zero bytes are still planned (size 0) so that every tensor
-/// has a slot. Offsets come from a best-fit allocator over lifetimes, in
-/// order of first use, that prefers bytes not last held by a sent buffer:
-/// with one size per kind it reaches peakLiveBytes.
+/// OutputGradient written by the loss. Buffers of zero bytes are still planned
+/// (size 0) so that every tensor has a slot. Offsets come from a best-fit
+/// allocator over lifetimes, in order of first use, that prefers bytes not last
+/// held by a sent buffer: with one size per kind it reaches peakLiveBytes.
 BufferPlan planBuffers(const schedule::Schedule &schedule,
                        const schedule::CostModel &costs);
 

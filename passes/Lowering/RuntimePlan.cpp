@@ -165,11 +165,11 @@ private:
                     ? buffer(BufferKind::Activation, prev, mb)
                     : buffer(BufferKind::ReceivedActivation, stage, mb);
     int output = buffer(BufferKind::Activation, stage, mb);
-    if (auto error = launch(action, "forward", kernels.forward, stage, mb,
-                            {{"input", input, false},
-                             {"saved", buffer(BufferKind::Saved, stage, mb),
-                              true},
-                             {"output", output, true}}))
+    if (auto error =
+            launch(action, "forward", kernels.forward, stage, mb,
+                   {{"input", input, false},
+                    {"saved", buffer(BufferKind::Saved, stage, mb), true},
+                    {"output", output, true}}))
       return error;
     if (schedule.nextStage(stage) < 0 && !kernels.loss.empty())
       return launch(action, "loss", kernels.loss, stage, mb,
@@ -272,12 +272,12 @@ private:
     int producer = isSend       ? comm.stage
                    : activation ? schedule.prevStage(comm.stage)
                                 : schedule.nextStage(comm.stage);
-    int tag = 2 * (producer * schedule.microbatchesPerStage() +
-                   comm.microbatch) +
-              (activation ? 0 : 1);
-    group.op.transfers.push_back(Transfer{
-        isSend, comm.payload, comm.stage, comm.microbatch, comm.peer,
-        index == kNone ? Slot{} : slotOf(index), tag});
+    int tag =
+        2 * (producer * schedule.microbatchesPerStage() + comm.microbatch) +
+        (activation ? 0 : 1);
+    group.op.transfers.push_back(
+        Transfer{isSend, comm.payload, comm.stage, comm.microbatch, comm.peer,
+                 index == kNone ? Slot{} : slotOf(index), tag});
     if (index != kNone)
       group.accesses.push_back({index, !isSend});
   }
@@ -349,15 +349,21 @@ private:
     std::vector<int> eventOf(ops.size(), kNone);
     for (int opIndex = 0; opIndex < static_cast<int>(ops.size()); ++opIndex) {
       for (int waited : waitsBefore[opIndex]) {
-        RuntimeOp wait{RuntimeOp::WaitEvent, ops[opIndex].op.stream, {}, {},
+        RuntimeOp wait{RuntimeOp::WaitEvent,
+                       ops[opIndex].op.stream,
+                       {},
+                       {},
                        eventOf[waited]};
         result.ops.push_back(wait);
       }
       result.ops.push_back(std::move(ops[opIndex].op));
       if (recordAfter[opIndex]) {
         eventOf[opIndex] = result.numEvents++;
-        RuntimeOp record{RuntimeOp::RecordEvent, result.ops.back().stream, {},
-                         {}, eventOf[opIndex]};
+        RuntimeOp record{RuntimeOp::RecordEvent,
+                         result.ops.back().stream,
+                         {},
+                         {},
+                         eventOf[opIndex]};
         result.ops.push_back(record);
       }
     }

@@ -93,8 +93,8 @@ struct LoweringError {
 /// previous occupant was last used there (memory reuse); and only when no
 /// earlier wait already covers it.
 std::optional<LoweringError> lowerToRuntime(const schedule::Schedule &schedule,
-                                             const schedule::CostModel &costs,
-                                             RuntimeProgram &result);
+                                            const schedule::CostModel &costs,
+                                            RuntimeProgram &result);
 
 } // namespace pipeweave::lower
 

@@ -27,8 +27,8 @@ struct StageCost {
   double forward = 1.0;
   double backwardInput = 1.0;
   double backwardWeight = 1.0;
-  double backward = 2.0;   // full backward; defaults to I + W
-  double overlapped = 3.0; // one F and one B together; defaults to F + B
+  double backward = 2.0;        // full backward; defaults to I + W
+  double overlapped = 3.0;      // one F and one B together; defaults to F + B
   int64_t activationBytes = 0;  // message to the next stage
   int64_t gradientBytes = 0;    // message to the previous stage
   int64_t activationMemory = 0; // kept alive per in-flight micro-batch

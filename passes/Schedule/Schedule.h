@@ -86,8 +86,8 @@ struct Action {
 /// direction (DualPipe has D = 2; everything else D = 1). Which rank runs a
 /// stage is implied by where the stage's actions appear.
 struct Schedule {
-  std::string name;      // symbol name of the pipeline, e.g. "train"
-  std::string kind;      // schedule kind that produced it, e.g. "1f1b"
+  std::string name; // symbol name of the pipeline, e.g. "train"
+  std::string kind; // schedule kind that produced it, e.g. "1f1b"
   int numRanks = 0;
   int numStages = 0;
   int numMicrobatches = 0; // total over all directions

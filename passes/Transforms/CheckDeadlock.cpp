@@ -23,16 +23,15 @@ struct SchedCheckDeadlockPass
       return markAllAnalysesPreserved();
 
     InFlightDiagnostic diag = program.emitError()
-                              << "@" << program.getSymName() << " deadlocks: "
-                              << report.stuck.size() << " of "
-                              << program.getRanks()
-                              << " ranks cannot proceed";
+                              << "@" << program.getSymName()
+                              << " deadlocks: " << report.stuck.size() << " of "
+                              << program.getRanks() << " ranks cannot proceed";
     for (const schedule::StuckRank &stuck : report.stuck) {
       const auto &ops = value->actionOps[stuck.rank];
-      Location at = stuck.index >= 0 &&
-                            stuck.index < static_cast<int>(ops.size())
-                        ? ops[stuck.index]->getLoc()
-                        : value->rankOps[stuck.rank].getLoc();
+      Location at =
+          stuck.index >= 0 && stuck.index < static_cast<int>(ops.size())
+              ? ops[stuck.index]->getLoc()
+              : value->rankOps[stuck.rank].getLoc();
       std::string action =
           stuck.index >= 0 &&
                   stuck.index <

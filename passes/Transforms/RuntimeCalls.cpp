@@ -59,7 +59,8 @@ std::vector<RuntimeCall> pipeweave::runtimeCallsOf(pwrt::ProgramOp program,
   };
   for (Operation &op : rank.getBody().front()) {
     if (auto launch = dyn_cast<pwrt::LaunchOp>(op)) {
-      int64_t kernel = llvm::find(kernels, launch.getKernel()) - kernels.begin();
+      int64_t kernel =
+          llvm::find(kernels, launch.getKernel()) - kernels.begin();
       int32_t kind = kindCode(launch.getKind());
       std::vector<CallArg> args = {i32(numberOf[launch.getStream()]),
                                    i32(kernel), i32(kind),
@@ -73,21 +74,21 @@ std::vector<RuntimeCall> pipeweave::runtimeCallsOf(pwrt::ProgramOp program,
       StringRef out1 = forward ? "saved" : "";
       for (StringRef role : {in0, in1, out0, out1})
         slotArgs(buffers, role, args);
-      calls.push_back({"pwrt_cg_launch", args,
-                       (launch.getKind() + " stage " +
-                        Twine(launch.getStage()) + " mb " +
-                        Twine(launch.getMb()) + ": " + launch.getKernel())
-                           .str()});
+      calls.push_back(
+          {"pwrt_cg_launch", args,
+           (launch.getKind() + " stage " + Twine(launch.getStage()) + " mb " +
+            Twine(launch.getMb()) + ": " + launch.getKernel())
+               .str()});
     } else if (auto record = dyn_cast<pwrt::RecordOp>(op)) {
       calls.push_back({"pwrt_cg_record",
                        {i32(numberOf[record.getStream()]),
                         i32(numberOf[record.getEvent()])},
                        ""});
     } else if (auto wait = dyn_cast<pwrt::WaitOp>(op)) {
-      calls.push_back({"pwrt_cg_wait",
-                       {i32(numberOf[wait.getStream()]),
-                        i32(numberOf[wait.getEvent()])},
-                       ""});
+      calls.push_back(
+          {"pwrt_cg_wait",
+           {i32(numberOf[wait.getStream()]), i32(numberOf[wait.getEvent()])},
+           ""});
     } else if (auto group = dyn_cast<pwrt::P2PGroupOp>(op)) {
       int64_t stream = numberOf[group.getStream()];
       calls.push_back({"pwrt_cg_group_begin", {i32(stream)}, ""});

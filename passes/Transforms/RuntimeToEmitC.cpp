@@ -34,8 +34,8 @@ struct RuntimeToEmitCPass
   static void lower(OpBuilder &builder, pwrt::ProgramOp program) {
     MLIRContext *context = builder.getContext();
     Location loc = program.getLoc();
-    Type ctxType =
-        emitc::PointerType::get(emitc::OpaqueType::get(context, "pwrt_context"));
+    Type ctxType = emitc::PointerType::get(
+        emitc::OpaqueType::get(context, "pwrt_context"));
     Type statusType = emitc::OpaqueType::get(context, "pwrt_status");
     Type i32 = builder.getI32Type();
     StringRef name = program.getSymName();
@@ -91,9 +91,8 @@ struct RuntimeToEmitCPass
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
       Value rank = builder
-                       .create<emitc::CallOpaqueOp>(loc, TypeRange{i32},
-                                                    "pwrt_rank",
-                                                    ValueRange{ctx})
+                       .create<emitc::CallOpaqueOp>(
+                           loc, TypeRange{i32}, "pwrt_rank", ValueRange{ctx})
                        .getResult(0);
       for (auto [index, function] : llvm::enumerate(rankFunctions)) {
         Value constant = builder.create<emitc::ConstantOp>(
@@ -113,12 +112,12 @@ struct RuntimeToEmitCPass
           builder.getIndexAttr(0),
           emitc::OpaqueAttr::get(context, ("\"" + name + "\"").str()),
           builder.getI32IntegerAttr(program.getRanks())};
-      Value result = builder
-                         .create<emitc::CallOpaqueOp>(
-                             loc, TypeRange{statusType}, "pwrt_cg_result",
-                             ValueRange{ctx}, builder.getArrayAttr(args),
-                             ArrayAttr())
-                         .getResult(0);
+      Value result =
+          builder
+              .create<emitc::CallOpaqueOp>(
+                  loc, TypeRange{statusType}, "pwrt_cg_result", ValueRange{ctx},
+                  builder.getArrayAttr(args), ArrayAttr())
+              .getResult(0);
       builder.create<emitc::ReturnOp>(loc, result);
     }
 

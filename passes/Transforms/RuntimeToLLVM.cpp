@@ -27,9 +27,9 @@ public:
     SmallVector<LLVM::LLVMFuncOp> rankFunctions;
     std::string kernels = kernelListOf(program);
     for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>()) {
-      auto function = createFunction(
-          (name + "_rank" + Twine(rank.getRank())).str(), {ptr}, {},
-          LLVM::Linkage::Internal, rank.getLoc());
+      auto function =
+          createFunction((name + "_rank" + Twine(rank.getRank())).str(), {ptr},
+                         {}, LLVM::Linkage::Internal, rank.getLoc());
       Block *body = function.addEntryBlock(builder);
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
@@ -82,8 +82,8 @@ public:
 
 private:
   LLVM::LLVMFuncOp createFunction(StringRef name, ArrayRef<Type> arguments,
-                                  ArrayRef<Type> results,
-                                  LLVM::Linkage linkage, Location loc) {
+                                  ArrayRef<Type> results, LLVM::Linkage linkage,
+                                  Location loc) {
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToEnd(module.getBody());
     Type result = results.empty() ? LLVM::LLVMVoidType::get(module.getContext())
@@ -141,7 +141,8 @@ private:
       operands.push_back(constant(loc, type, arg.value));
       types.push_back(type);
     }
-    LLVM::LLVMFuncOp callee = module.lookupSymbol<LLVM::LLVMFuncOp>(call.callee);
+    LLVM::LLVMFuncOp callee =
+        module.lookupSymbol<LLVM::LLVMFuncOp>(call.callee);
     if (!callee)
       callee = createFunction(call.callee, types, results,
                               LLVM::Linkage::External, loc);

@@ -58,8 +58,7 @@ struct SchedSimulatePass
                   builder.getDenseI64ArrayAttr(peakBytes));
     fields.append("critical_path_crossings",
                   builder.getI64IntegerAttr(sim.criticalPath.rankCrossings));
-    program->setAttr("sched.simulation",
-                     builder.getDictionaryAttr(fields));
+    program->setAttr("sched.simulation", builder.getDictionaryAttr(fields));
     markAllAnalysesPreserved();
   }
 };

@@ -17,8 +17,8 @@ namespace {
 struct SchedToRuntimePass
     : pipeweave::impl::SchedToRuntimeBase<SchedToRuntimePass> {
   void runOnOperation() override {
-    for (sched::ProgramOp program : llvm::make_early_inc_range(
-             getOperation().getOps<sched::ProgramOp>()))
+    for (sched::ProgramOp program :
+         llvm::make_early_inc_range(getOperation().getOps<sched::ProgramOp>()))
       if (failed(lower(program)))
         return signalPassFailure();
   }
@@ -46,16 +46,15 @@ struct SchedToRuntimePass
     builder.setInsertionPointToEnd(&runtime.getBody().front());
     for (auto [index, rankProgram] : llvm::enumerate(lowered.ranks)) {
       Location loc = value->rankOps[index].getLoc();
-      auto rank = builder.create<pwrt::RankOp>(loc, index,
-                                               rankProgram.poolBytes);
+      auto rank =
+          builder.create<pwrt::RankOp>(loc, index, rankProgram.poolBytes);
       rank.getBody().push_back(new Block());
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToEnd(&rank.getBody().front());
       Type streamType = pwrt::StreamType::get(context);
       Type eventType = pwrt::EventType::get(context);
       Value streams[] = {
-          builder.create<pwrt::StreamOp>(loc, streamType,
-                                         lower::streamName(0)),
+          builder.create<pwrt::StreamOp>(loc, streamType, lower::streamName(0)),
           builder.create<pwrt::StreamOp>(loc, streamType,
                                          lower::streamName(1))};
       llvm::SmallVector<Value> events(rankProgram.numEvents);
@@ -83,13 +82,13 @@ struct SchedToRuntimePass
                                     ? "activation"
                                     : "gradient";
             if (t.isSend)
-              builder.create<pwrt::SendOp>(loc, payload, t.stage,
-                                           t.microbatch, t.peer, t.tag,
-                                           t.slot.offset, t.slot.bytes);
+              builder.create<pwrt::SendOp>(loc, payload, t.stage, t.microbatch,
+                                           t.peer, t.tag, t.slot.offset,
+                                           t.slot.bytes);
             else
-              builder.create<pwrt::RecvOp>(loc, payload, t.stage,
-                                           t.microbatch, t.peer, t.tag,
-                                           t.slot.offset, t.slot.bytes);
+              builder.create<pwrt::RecvOp>(loc, payload, t.stage, t.microbatch,
+                                           t.peer, t.tag, t.slot.offset,
+                                           t.slot.bytes);
           }
           break;
         }

@@ -57,8 +57,7 @@ int expectedMessages(const Schedule &schedule) {
   int crossings = 0;
   for (int stage = 0; stage < schedule.numStages; ++stage) {
     int next = schedule.nextStage(stage);
-    if (next >= 0 &&
-        schedule.rankOfStage(stage) != schedule.rankOfStage(next))
+    if (next >= 0 && schedule.rankOfStage(stage) != schedule.rankOfStage(next))
       ++crossings;
   }
   return 2 * crossings * schedule.microbatchesPerStage();

@@ -18,8 +18,7 @@ pipeweave::checkStarterSpecOptions(const StarterSpecOptions &o) {
   if (!kind)
     return "unknown schedule '" + o.schedule +
            "'; expected one of: " + schedule::scheduleKindList();
-  if (o.name.empty() ||
-      o.name.find_first_of(" \t\n\"@{}") != std::string::npos)
+  if (o.name.empty() || o.name.find_first_of(" \t\n\"@{}") != std::string::npos)
     return "--name must be a plain identifier (got '" + o.name + "')";
   if (o.ranks < 1)
     return "--ranks must be at least 1 (got " + std::to_string(o.ranks) + ")";
@@ -44,7 +43,8 @@ pipeweave::checkStarterSpecOptions(const StarterSpecOptions &o) {
         std::pair{"--p2p-latency", o.p2pLatency}})
     if (auto problem = nonNegative(flag, value))
       return problem;
-  if (o.p2pBandwidth && !(std::isfinite(*o.p2pBandwidth) && *o.p2pBandwidth > 0))
+  if (o.p2pBandwidth &&
+      !(std::isfinite(*o.p2pBandwidth) && *o.p2pBandwidth > 0))
     return "--p2p-bandwidth must be positive bytes per time unit (got " +
            formatFloat(*o.p2pBandwidth) + ")";
   if (o.activationBytes < 0)

@@ -9,11 +9,11 @@
 
 #include "EplbCommand.h"
 #include "Init.h"
-#include "passes/Simulate/Report.h"
-#include "passes/Simulate/Simulator.h"
 #include "codegen/Native/Native.h"
 #include "codegen/Summary/Summary.h"
 #include "codegen/TorchCsv/TorchCsvTranslation.h"
+#include "passes/Simulate/Report.h"
+#include "passes/Simulate/Simulator.h"
 #include "passes/Transforms/Passes.h"
 
 #include "mlir/IR/AsmState.h"
@@ -24,8 +24,8 @@
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -54,8 +54,9 @@ enum class Format { Table, Json };
 cl::OptionCategory compileCategory("Compile options");
 cl::OptionCategory initCategory("pwc init options");
 
-cl::SubCommand initCommand(
-    "init", "Print a valid starter spec for a schedule and cost model");
+cl::SubCommand
+    initCommand("init",
+                "Print a valid starter spec for a schedule and cost model");
 cl::SubCommand compareCommand(
     "compare", "Simulate one spec under several schedules and compare them");
 cl::OptionCategory compareCategory("pwc compare options");
@@ -144,16 +145,16 @@ cl::opt<int> initStagesPerRank(
     "stages-per-rank", cl::sub(initCommand), cl::init(0),
     cl::desc("Stages per rank (default: the schedule's own, 1 or 2)"),
     cl::cat(initCategory));
-cl::opt<std::string> initName("name", cl::sub(initCommand),
-                              cl::init("train"),
+cl::opt<std::string> initName("name", cl::sub(initCommand), cl::init("train"),
                               cl::desc("Pipeline symbol name (default train)"),
                               cl::cat(initCategory));
 cl::opt<double> initForward("forward", cl::sub(initCommand), cl::init(1.0),
                             cl::desc("Forward cost F per stage (default 1.0)"),
                             cl::cat(initCategory));
-cl::opt<double> initBackwardInput(
-    "backward-input", cl::sub(initCommand), cl::init(1.0),
-    cl::desc("Backward-for-input cost I (default 1.0)"), cl::cat(initCategory));
+cl::opt<double>
+    initBackwardInput("backward-input", cl::sub(initCommand), cl::init(1.0),
+                      cl::desc("Backward-for-input cost I (default 1.0)"),
+                      cl::cat(initCategory));
 cl::opt<double> initBackwardWeight(
     "backward-weight", cl::sub(initCommand), cl::init(1.0),
     cl::desc("Backward-for-weights cost W (default 1.0); B = I + W"),
@@ -163,8 +164,7 @@ cl::opt<double> initOverlapped(
     cl::desc("Cost of one overlapped F&B pair (default F + I + W: no "
              "overlap benefit)"),
     cl::cat(initCategory));
-cl::opt<double> initLatency("p2p-latency", cl::sub(initCommand),
-                            cl::init(0.0),
+cl::opt<double> initLatency("p2p-latency", cl::sub(initCommand), cl::init(0.0),
                             cl::desc("Point-to-point latency (default 0)"),
                             cl::cat(initCategory));
 cl::opt<double> initBandwidth(
@@ -249,9 +249,10 @@ static int writeLibrary(ModuleOp module) {
   if (path == "-")
     return fail("--emit=lib needs -o NAME (writes NAME.h and libNAME.a)");
   llvm::StringRef name = llvm::sys::path::filename(path);
-  if (name.empty() || !llvm::all_of(name, [](char c) {
-        return llvm::isAlnum(c) || c == '_';
-      }) || llvm::isDigit(name.front()))
+  if (name.empty() ||
+      !llvm::all_of(name,
+                    [](char c) { return llvm::isAlnum(c) || c == '_'; }) ||
+      llvm::isDigit(name.front()))
     return fail("library name '" + name +
                 "' must be a C identifier (it prefixes NAME_step)");
   if (failed(lowerToRuntime(module, name)))
@@ -488,9 +489,8 @@ static int runCompile() {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(
-      {&compileCategory, &initCategory, &compareCategory,
-       &eplbOptionCategory()});
+  cl::HideUnrelatedOptions({&compileCategory, &initCategory, &compareCategory,
+                            &eplbOptionCategory()});
   cl::ParseCommandLineOptions(
       argc, argv,
       "pwc: the pipeweave compiler driver\n\n"

@@ -42,7 +42,8 @@ TEST(BufferPlanTest, OneFOneBRankZeroByHand) {
   Schedule schedule =
       insertCommunication(generate(ScheduleKind::OneFOneB, 2, 2));
   ASSERT_EQ(schedule.ranks[0].size(), 8u);
-  RankPlan plan = planBuffers(schedule, uniformCosts(2, 100, 50, 1000)).ranks[0];
+  RankPlan plan =
+      planBuffers(schedule, uniformCosts(2, 100, 50, 1000)).ranks[0];
 
   std::vector<Expected> expected = {
       {BufferKind::Saved, 0, 0, 1000, 0, 5},
@@ -85,7 +86,8 @@ TEST(BufferPlanTest, OneFOneBRankZeroByHand) {
 TEST(BufferPlanTest, LastRankReceivesAndSendsGradients) {
   Schedule schedule =
       insertCommunication(generate(ScheduleKind::OneFOneB, 2, 2));
-  RankPlan plan = planBuffers(schedule, uniformCosts(2, 100, 50, 1000)).ranks[1];
+  RankPlan plan =
+      planBuffers(schedule, uniformCosts(2, 100, 50, 1000)).ranks[1];
   // RECV_F0 F0 B0 SEND_B0 RECV_F1 F1 B1 SEND_B1; SEND_B0 and RECV_F1 are one
   // group.
   int received = findBuffer(plan, BufferKind::ReceivedActivation, 1, 0);
@@ -118,8 +120,8 @@ TEST(BufferPlanTest, LiveBuffersNeverOverlapInMemory) {
           for (size_t b = a + 1; b < rank.buffers.size(); ++b) {
             const Buffer &x = rank.buffers[a], &y = rank.buffers[b];
             bool timeOverlap = x.first <= y.last && y.first <= x.last;
-            bool memoryOverlap = x.offset < y.offset + y.bytes &&
-                                 y.offset < x.offset + x.bytes;
+            bool memoryOverlap =
+                x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
             EXPECT_FALSE(timeOverlap && memoryOverlap)
                 << scheduleKindName(kind) << " R=" << ranks;
           }
@@ -148,11 +150,9 @@ TEST(BufferPlanTest, OneFOneBSavedPeakIsRanksMinusRank) {
   for (int ranks = 1; ranks <= 8; ++ranks)
     for (int mbs = ranks; mbs <= 2 * ranks + 1; ++mbs) {
       Schedule schedule = generate(ScheduleKind::OneFOneB, ranks, mbs);
-      BufferPlan plan =
-          planBuffers(schedule, uniformCosts(ranks, 1, 1, 10));
+      BufferPlan plan = planBuffers(schedule, uniformCosts(ranks, 1, 1, 10));
       for (int rank = 0; rank < ranks; ++rank) {
-        EXPECT_EQ(plan.ranks[rank].peakSavedCount,
-                  std::min(mbs, ranks - rank));
+        EXPECT_EQ(plan.ranks[rank].peakSavedCount, std::min(mbs, ranks - rank));
         EXPECT_EQ(plan.ranks[rank].peakSavedBytes,
                   10 * std::min(mbs, ranks - rank));
       }
@@ -173,8 +173,8 @@ TEST(BufferPlanTest, SavedPeakEqualsSimulatedActivationPeak) {
         ScheduleKind::ZeroBubbleV, ScheduleKind::DualPipe,
         ScheduleKind::DualPipeV}) {
     int stagesPerRank = kind == ScheduleKind::Interleaved1F1B ? 2 : 0;
-    Schedule schedule = insertCommunication(
-        generateSchedule({kind, 4, 8, stagesPerRank}));
+    Schedule schedule =
+        insertCommunication(generateSchedule({kind, 4, 8, stagesPerRank}));
     CostModel costs = uniformCosts(schedule.numStages, 100, 50, 1000);
     BufferPlan plan = planBuffers(schedule, costs);
     std::vector<pipeweave::simulate::ActivationPeak> simulated =

@@ -48,8 +48,8 @@ std::vector<std::string> describe(const RankProgram &program) {
         line += std::string(t.isSend ? " send " : " recv ") +
                 (t.payload == Payload::Activation ? "act " : "grad ") +
                 std::to_string(t.stage) + "/" + std::to_string(t.microbatch) +
-                (t.isSend ? " to " : " from ") + std::to_string(t.peer) +
-                " " + slot(t.slot);
+                (t.isSend ? " to " : " from ") + std::to_string(t.peer) + " " +
+                slot(t.slot);
       break;
     case RuntimeOp::RecordEvent:
       line += "record e" + std::to_string(op.event);
@@ -70,8 +70,8 @@ std::vector<std::string> describe(const RankProgram &program) {
 // received activation 1 was (compute read it last), not where input
 // gradient 0 was (a send read it last).
 TEST(RuntimePlanTest, OneFOneBLastRankByHand) {
-  Schedule schedule = insertCommunication(
-      generateSchedule({ScheduleKind::OneFOneB, 2, 2, 0}));
+  Schedule schedule =
+      insertCommunication(generateSchedule({ScheduleKind::OneFOneB, 2, 2, 0}));
   RuntimeProgram program;
   ASSERT_FALSE(lowerToRuntime(schedule, costsWithKernels(2), program));
   std::vector<std::string> expected = {
@@ -144,8 +144,8 @@ void accessesOf(const RuntimeOp &op, std::vector<Slot> &reads,
     return;
   bool isForward = op.launch.kind == "forward" || op.launch.kind == "loss";
   for (const KernelBuffer &buffer : op.launch.buffers) {
-    bool written = isForward ? buffer.role != "input"
-                             : buffer.role == "grad_input";
+    bool written =
+        isForward ? buffer.role != "input" : buffer.role == "grad_input";
     (written ? writes : reads).push_back(buffer.slot);
   }
 }
