@@ -15,7 +15,8 @@
 //    args.correlation); cpu_op (or operator), user_annotation and
 //    gpu_user_annotation are what their names say. pipeweave's runtime
 //    (runtime/lib/Trace.cpp) writes its kernels as "kernel" too and its
-//    send/recv slices as "transfer", one process "rank R" per rank.
+//    send/recv slices as "transfer", its training steps as "step" (on a
+//    "steps" lane), one process "rank R" per rank.
 //  - Metadata events (ph "M"): process_name, process_labels and thread_name.
 //  - Flow events (ph "s", "t", "f"), paired by (cat, id).
 //  Everything else (instant and counter events, B/E pairs, ...) is counted.
@@ -63,6 +64,7 @@ enum class EventKind : uint8_t {
   CpuOp,         // cat "cpu_op" or "operator"
   Annotation,    // cat "user_annotation" (record_function ranges)
   GpuAnnotation, // cat "gpu_user_annotation" (their GPU-side projection)
+  Step,          // cat "step": a pipeweave runtime training step
   Other,
 };
 

@@ -575,6 +575,8 @@ std::optional<TraceError> Reader::readEvent(od::object event) {
       complete.kind = EventKind::GpuAnnotation;
     else if (category == "transfer")
       complete.kind = EventKind::RuntimeOp;
+    else if (category == "step")
+      complete.kind = EventKind::Step;
     complete.name = intern(fields.name);
     complete.track = track(fields);
     complete.hasCorrelation = fields.hasCorrelation;

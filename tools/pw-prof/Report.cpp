@@ -5,6 +5,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Regex.h"
 
 #include <algorithm>
 #include <cmath>
@@ -55,6 +57,9 @@ static KindCounts countKinds(const Trace &trace) {
     case EventKind::GpuAnnotation:
       ++counts.gpuAnnotations;
       break;
+    // Step slices only frame the pipeline view; the summary counts them
+    // with the other complete events.
+    case EventKind::Step:
     case EventKind::Other:
       ++counts.other;
       break;
@@ -657,6 +662,194 @@ void writeSvg(const ReportInput &input, llvm::raw_ostream &os) {
     drawIntervals(row.hidden, "#8c613c", y);
   }
   os << "</svg>\n";
+}
+
+//===----------------------------------------------------------------------===//
+// Pipeline view
+//===----------------------------------------------------------------------===//
+
+/// A difference of two ratios in percentage points, always signed.
+static std::string signedPercent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%+.2f%%", 100.0 * fraction);
+  return text;
+}
+
+static std::string rankText(const RankPipeline &rank) {
+  return rank.rank ? std::to_string(*rank.rank) : "-";
+}
+
+void writePipelineTable(const PipelineInput &input, llvm::raw_ostream &os) {
+  const Trace &trace = input.trace;
+  const PipelineView &view = input.view;
+  os << "trace: " << input.file << "\n";
+  os << "\npipeline (us; busy = union of kernel intervals within the span, "
+        "bubble = span - busy)\n";
+  if (view.ranks.empty()) {
+    os << "  (no kernels or step slices)\n";
+    return;
+  }
+  std::vector<std::string> header = {"rank",    "pid",    "steps",
+                                     "kernels", "start",  "span",
+                                     "busy",    "bubble", "bubble%"};
+  if (input.comparison) {
+    header.push_back("predicted");
+    header.push_back("difference");
+  }
+  Table table(std::move(header));
+  std::vector<const RankComparison *> comparisonOf(view.ranks.size());
+  if (input.comparison)
+    for (const RankComparison &row : input.comparison->ranks)
+      comparisonOf[row.measured] = &row;
+  bool fromKernels = false;
+  for (size_t i = 0; i < view.ranks.size(); ++i) {
+    const RankPipeline &rank = view.ranks[i];
+    fromKernels |= !rank.spanFromSteps;
+    std::optional<double> ratio = rank.bubbleRatio();
+    std::vector<std::string> row = {rankText(rank),
+                                    idText(trace.processes[rank.process].pid),
+                                    std::to_string(rank.steps),
+                                    std::to_string(rank.kernels),
+                                    formatMicroseconds(rank.start),
+                                    formatMicroseconds(rank.span()),
+                                    formatMicroseconds(rank.busy),
+                                    formatMicroseconds(rank.bubble()),
+                                    ratio ? percent(*ratio) : "-"};
+    if (const RankComparison *compared = comparisonOf[i]) {
+      row.push_back(percent(compared->predictedRatio));
+      std::optional<double> difference = compared->difference();
+      row.push_back(difference ? signedPercent(*difference) : "-");
+    }
+    table.add(std::move(row));
+  }
+  table.print(os);
+  if (fromKernels)
+    os << "  (steps 0: span from the first kernel start to the last kernel "
+          "end)\n";
+  if (input.comparison)
+    os << "  (difference = measured - predicted bubble%)\n";
+  os << "max span: " << formatMicroseconds(view.maxSpan()) << " us\n";
+  if (const PipelineComparison *comparison = input.comparison) {
+    os << "\npredicted (" << input.predictedFile << ")\n";
+    os << llvm::format("  makespan       %g units\n",
+                       comparison->predictedMakespan);
+    os << "  measured span  " << formatMicroseconds(comparison->measuredSpan)
+       << " us (the longest rank span)\n";
+    if (comparison->microsecondsPerUnit)
+      os << llvm::format("  us per unit    %.6g\n",
+                         *comparison->microsecondsPerUnit);
+    else
+      os << "  us per unit    - (the predicted makespan is 0)\n";
+  }
+}
+
+void writePipelineJson(const PipelineInput &input, llvm::raw_ostream &os) {
+  const Trace &trace = input.trace;
+  const PipelineView &view = input.view;
+  std::vector<const RankComparison *> comparisonOf(view.ranks.size());
+  if (input.comparison)
+    for (const RankComparison &row : input.comparison->ranks)
+      comparisonOf[row.measured] = &row;
+  llvm::json::OStream json(os, 2);
+  json.object([&] {
+    json.attribute("file", input.file);
+    json.attributeArray("ranks", [&] {
+      for (size_t i = 0; i < view.ranks.size(); ++i) {
+        const RankPipeline &rank = view.ranks[i];
+        json.object([&] {
+          if (rank.rank)
+            json.attribute("rank", *rank.rank);
+          else
+            json.attribute("rank", nullptr);
+          json.attributeBegin("pid");
+          writeId(json, trace.processes[rank.process].pid);
+          json.attributeEnd();
+          json.attribute("name", trace.processes[rank.process].name);
+          json.attribute("steps", rank.steps);
+          json.attribute("kernels", rank.kernels);
+          json.attribute("span_from", rank.spanFromSteps ? "steps" : "kernels");
+          attributeTime(json, "start_us", rank.start);
+          attributeTime(json, "span_us", rank.span());
+          attributeTime(json, "busy_us", rank.busy);
+          attributeTime(json, "bubble_us", rank.bubble());
+          if (std::optional<double> ratio = rank.bubbleRatio())
+            json.attribute("bubble_ratio", *ratio);
+          else
+            json.attribute("bubble_ratio", nullptr);
+          if (const RankComparison *compared = comparisonOf[i]) {
+            json.attribute("predicted_bubble_ratio", compared->predictedRatio);
+            if (std::optional<double> difference = compared->difference())
+              json.attribute("bubble_ratio_difference", *difference);
+            else
+              json.attribute("bubble_ratio_difference", nullptr);
+          }
+        });
+      }
+    });
+    attributeTime(json, "max_span_us", view.maxSpan());
+    if (const PipelineComparison *comparison = input.comparison)
+      json.attributeObject("predicted", [&] {
+        json.attribute("file", input.predictedFile);
+        json.attribute("makespan_units", comparison->predictedMakespan);
+        attributeTime(json, "measured_span_us", comparison->measuredSpan);
+        if (comparison->microsecondsPerUnit)
+          json.attribute("us_per_unit", *comparison->microsecondsPerUnit);
+        else
+          json.attribute("us_per_unit", nullptr);
+      });
+  });
+  os << "\n";
+}
+
+std::optional<std::string> readPredictedReport(const std::string &file,
+                                               PredictedReport &report) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFileOrSTDIN(file, /*IsText=*/true);
+  if (!buffer)
+    return file + ": cannot read the file: " + buffer.getError().message();
+  llvm::Expected<llvm::json::Value> parsed =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!parsed) {
+    // llvm::json says "[line:column, byte=N]: problem"; pw-prof's style is
+    // "<file>:<byte offset>: <problem>", as for traces.
+    std::string message = llvm::toString(parsed.takeError());
+    llvm::SmallVector<llvm::StringRef, 3> match;
+    if (llvm::Regex("byte=([0-9]+)\\]: (.*)$").match(message, &match))
+      return file + ":" + match[1].str() + ": " + match[2].str();
+    return file + ": " + message;
+  }
+  // Only the fields the comparison uses; the report has many more.
+  const llvm::json::Object *root = parsed->getAsObject();
+  if (!root)
+    return file + ": expected the JSON object of `pwc --emit=report "
+                  "--format=json`";
+  std::optional<double> makespan = root->getNumber("makespan");
+  if (!makespan)
+    return file + ": \"makespan\" must be a number";
+  report.makespan = *makespan;
+  const llvm::json::Array *ranks = root->getArray("ranks");
+  if (!ranks)
+    return file + ": \"ranks\" must be an array";
+  report.ranks.clear();
+  for (size_t i = 0; i < ranks->size(); ++i) {
+    std::string where = file + ": ranks[" + std::to_string(i) + "]";
+    const llvm::json::Object *rank = (*ranks)[i].getAsObject();
+    if (!rank)
+      return where + " must be an object";
+    PredictedRank predicted;
+    std::optional<int64_t> number = rank->getInteger("rank");
+    if (!number)
+      return where + ": \"rank\" must be an integer";
+    predicted.rank = *number;
+    std::optional<double> ratio = rank->getNumber("bubble_ratio");
+    if (!ratio)
+      return where + ": \"bubble_ratio\" must be a number";
+    predicted.bubbleRatio = *ratio;
+    predicted.busy = rank->getNumber("busy").value_or(0.0);
+    predicted.bubble = rank->getNumber("bubble").value_or(0.0);
+    report.ranks.push_back(predicted);
+  }
+  return std::nullopt;
 }
 
 } // namespace pipeweave::prof

@@ -4,12 +4,15 @@
 //   pw-prof trace.json --format=json -o report.json
 //   pw-prof trace.json --svg=timeline.svg
 //   pw-prof trace.json --emit-cost=-        (a pipe.cost line to paste)
+//   pw-prof trace.json --pipeline --predicted=report.json
+//                                           (per-rank bubble vs pwc's report)
 //
 //===----------------------------------------------------------------------===//
 
 #include "Report.h"
 
 #include "passes/Profile/Analysis.h"
+#include "passes/Profile/Pipeline.h"
 #include "passes/Profile/Trace.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -140,6 +143,18 @@ cl::opt<double> costScale(
     cl::desc("Multiply the pipe.cost values, e.g. by the layers per stage "
              "when the annotations time one layer (default 1)"),
     cl::init(1.0), cl::cat(category));
+cl::opt<bool> pipelineView(
+    "pipeline",
+    cl::desc("Report the pipeline view instead: per rank (pid) the step "
+             "span, compute busy (union of kernel intervals), bubble and "
+             "bubble%"),
+    cl::cat(category));
+cl::opt<std::string> predictedReport(
+    "predicted",
+    cl::desc("With the pipeline view (implies --pipeline): compare with the "
+             "simulator's report for the same program, the JSON of `pwc "
+             "SPEC --emit=report --format=json`"),
+    cl::value_desc("report.json"), cl::cat(category));
 cl::opt<bool> showTime("time",
                        cl::desc("Print read and analysis time and MB/s to "
                                 "stderr"),
@@ -197,12 +212,24 @@ int main(int argc, char **argv) {
       "               that launched each op (linked by correlation id), per\n"
       "               stream; unattributed ops in their own rows\n"
       "  calibration  mean compute time per annotation, summed into\n"
-      "               pipe.cost fields (see --emit-cost)\n\n"
+      "               pipe.cost fields (see --emit-cost)\n"
+      "  pipeline     with --pipeline instead: per rank (pid; \"rank R\" in\n"
+      "               pipeweave runtime traces) the step span (the step\n"
+      "               slices, else first kernel start to last kernel end),\n"
+      "               compute busy (union of kernel intervals), bubble =\n"
+      "               span - busy and bubble%; with --predicted=report.json\n"
+      "               (pwc SPEC --emit=report --format=json) also the\n"
+      "               predicted bubble% per rank, measured - predicted, and\n"
+      "               the measured us per model unit (longest span /\n"
+      "               predicted makespan)\n\n"
       "Times are the trace's microseconds, exact (kept as integer ns).\n"
       "Malformed input is reported as <file>:<byte offset>: <problem>.\n\n"
       "  pw-prof train.json\n"
       "  pw-prof train.json --format=json -o report.json --svg=streams.svg\n"
-      "  pw-prof train.json --emit-cost=- --cost-unit=ms --cost-scale=4\n");
+      "  pw-prof train.json --emit-cost=- --cost-unit=ms --cost-scale=4\n"
+      "  PW_TRACE=t.json mpirun -np 8 build/bin/mlp --schedule dualpipe\n"
+      "  pwc mlp_dualpipe.mlir --emit=report --format=json > r.json\n"
+      "  pw-prof t.json --pipeline --predicted=r.json\n");
 
   if (inputFile.empty())
     return fail("no input; give a Chrome trace JSON file (see pw-prof "
@@ -280,6 +307,24 @@ int main(int argc, char **argv) {
         readSeconds > 0 ? bytes / 1e6 / readSeconds : 0.0, analysisSeconds);
   }
 
+  // Read before any output is written, so that a bad report leaves none.
+  bool pipeline = pipelineView || !predictedReport.empty();
+  profile::PipelineView view;
+  profile::PredictedReport predicted;
+  profile::PipelineComparison comparison;
+  if (pipeline) {
+    view = profile::analysePipeline(trace);
+    if (!predictedReport.empty()) {
+      if (std::optional<std::string> problem =
+              prof::readPredictedReport(predictedReport, predicted))
+        return fail(*problem);
+      if (std::optional<std::string> problem =
+              profile::comparePipeline(view, predicted, comparison))
+        return fail(predictedReport + " does not match " + inputFile + ": " +
+                    *problem);
+    }
+  }
+
   prof::ReportInput input{trace,    result,   inputFile, communicationPattern,
                           costUnit, costScale};
   bool costToStdout = costOutput == "-";
@@ -305,7 +350,18 @@ int main(int argc, char **argv) {
   if (!writeToFile(
           outputFile,
           [&](llvm::raw_ostream &out) {
-            if (reportFormat == Format::Json)
+            if (pipeline) {
+              prof::PipelineInput pipelineInput{trace, view, inputFile};
+              if (!predictedReport.empty()) {
+                pipelineInput.predicted = &predicted;
+                pipelineInput.comparison = &comparison;
+                pipelineInput.predictedFile = predictedReport;
+              }
+              if (reportFormat == Format::Json)
+                prof::writePipelineJson(pipelineInput, out);
+              else
+                prof::writePipelineTable(pipelineInput, out);
+            } else if (reportFormat == Format::Json)
               prof::writeJson(input, out);
             else
               prof::writeTable(input, out);
