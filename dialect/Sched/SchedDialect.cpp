@@ -64,16 +64,8 @@ LogicalResult ProgramOp::verifyRegions() {
   // Report every problem at the action (or rank) it is about, so a user sees
   // all of them in one run.
   for (const schedule::Problem &problem : problems) {
-    Operation *at = getOperation();
-    if (problem.rank >= 0 &&
-        problem.rank < static_cast<int>(value->actionOps.size())) {
-      const auto &ops = value->actionOps[problem.rank];
-      if (problem.index >= 0 && problem.index < static_cast<int>(ops.size()))
-        at = ops[problem.index];
-      else if (RankOp rank = value->rankOps[problem.rank])
-        at = rank;
-    }
-    at->emitError() << problem.message;
+    Operation *at = value->opAt(problem.rank, problem.index);
+    (at ? at : getOperation())->emitError() << problem.message;
   }
   return failure();
 }

@@ -32,6 +32,11 @@ struct ProgramValue {
   std::vector<RankOp> rankOps;
   /// The program's cost model, when it carries one.
   std::optional<schedule::CostModel> costs;
+
+  /// Where to report something the library found at action `index` of
+  /// `rank`: that action's op, else the rank's op (e.g. for "at the end"),
+  /// else nullptr.
+  mlir::Operation *opAt(int rank, int index) const;
 };
 
 /// The `cost_model` attribute of a program for `model` (see ProgramOp).

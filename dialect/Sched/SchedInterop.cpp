@@ -60,6 +60,15 @@ static std::vector<int64_t> toVector(std::optional<ArrayRef<int64_t>> array) {
   return std::vector<int64_t>(array->begin(), array->end());
 }
 
+Operation *pipeweave::sched::ProgramValue::opAt(int rank, int index) const {
+  if (rank < 0 || rank >= static_cast<int>(actionOps.size()))
+    return nullptr;
+  const std::vector<Operation *> &ops = actionOps[rank];
+  if (index >= 0 && index < static_cast<int>(ops.size()))
+    return ops[index];
+  return rankOps[rank];
+}
+
 FailureOr<ProgramValue> pipeweave::sched::toProgramValue(ProgramOp program) {
   ProgramValue value;
   schedule::Schedule &s = value.schedule;

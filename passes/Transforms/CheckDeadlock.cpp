@@ -27,11 +27,7 @@ struct SchedCheckDeadlockPass
                               << " deadlocks: " << report.stuck.size() << " of "
                               << program.getRanks() << " ranks cannot proceed";
     for (const schedule::StuckRank &stuck : report.stuck) {
-      const auto &ops = value->actionOps[stuck.rank];
-      Location at =
-          stuck.index >= 0 && stuck.index < static_cast<int>(ops.size())
-              ? ops[stuck.index]->getLoc()
-              : value->rankOps[stuck.rank].getLoc();
+      Location at = value->opAt(stuck.rank, stuck.index)->getLoc();
       std::string action =
           stuck.index >= 0 &&
                   stuck.index <

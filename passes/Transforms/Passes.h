@@ -10,6 +10,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+#include "passes/Simulate/Simulator.h"
 
 namespace pipeweave {
 
@@ -18,6 +19,11 @@ namespace pipeweave {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Transforms/Passes.h.inc"
+
+/// Simulates `program` under its cost model. A program without one, or
+/// whose order cannot run to the end, gets a located error (at the action
+/// where the simulation got stuck) and failure.
+mlir::FailureOr<simulate::Simulation> simulateProgram(sched::ProgramOp program);
 
 /// Registers the pipe, sched and pwrt dialects in `registry`.
 void registerPipeweaveDialects(mlir::DialectRegistry &registry);

@@ -13,33 +13,36 @@ namespace pipeweave {
 using namespace mlir;
 using namespace pipeweave;
 
+FailureOr<simulate::Simulation>
+pipeweave::simulateProgram(sched::ProgramOp program) {
+  FailureOr<sched::ProgramValue> value = sched::toProgramValue(program);
+  if (failed(value))
+    return failure();
+  if (!value->costs)
+    return program.emitError() << "@" << program.getSymName()
+                               << " has no cost_model to simulate; compile "
+                                  "it from a pipe spec";
+  simulate::SimulateResult result =
+      simulate::simulate(value->schedule, *value->costs);
+  if (!result.simulation) {
+    const simulate::SimulationError &error = *result.error;
+    Operation *at = value->opAt(error.rank, error.index);
+    return (at ? at : program.getOperation())->emitError()
+           << "cannot simulate @" << program.getSymName() << ": "
+           << error.message;
+  }
+  return std::move(*result.simulation);
+}
+
 namespace {
 struct SchedSimulatePass
     : pipeweave::impl::SchedSimulateBase<SchedSimulatePass> {
   void runOnOperation() override {
     sched::ProgramOp program = getOperation();
-    FailureOr<sched::ProgramValue> value = sched::toProgramValue(program);
-    if (failed(value))
+    FailureOr<simulate::Simulation> simulated = simulateProgram(program);
+    if (failed(simulated))
       return signalPassFailure();
-    if (!value->costs) {
-      program.emitError() << "@" << program.getSymName()
-                          << " has no cost_model to simulate; compile it "
-                             "from a pipe spec";
-      return signalPassFailure();
-    }
-    simulate::SimulateResult result =
-        simulate::simulate(value->schedule, *value->costs);
-    if (!result.simulation) {
-      const simulate::SimulationError &error = *result.error;
-      Operation *at = program;
-      if (error.rank >= 0 && error.index >= 0 &&
-          error.index < static_cast<int>(value->actionOps[error.rank].size()))
-        at = value->actionOps[error.rank][error.index];
-      at->emitError() << "cannot simulate @" << program.getSymName() << ": "
-                      << error.message;
-      return signalPassFailure();
-    }
-    const simulate::Simulation &sim = *result.simulation;
+    const simulate::Simulation &sim = *simulated;
     Builder builder(&getContext());
     SmallVector<double> busy, bubble;
     SmallVector<int64_t> peaks, peakBytes;

@@ -280,26 +280,10 @@ static FailureOr<std::vector<pipeweave::simulate::Simulation>>
 simulatePrograms(ModuleOp module) {
   std::vector<pipeweave::simulate::Simulation> simulations;
   for (auto program : module.getOps<pipeweave::sched::ProgramOp>()) {
-    FailureOr<pipeweave::sched::ProgramValue> value =
-        pipeweave::sched::toProgramValue(program);
-    if (failed(value))
+    auto simulated = pipeweave::simulateProgram(program);
+    if (failed(simulated))
       return failure();
-    if (!value->costs)
-      return program.emitError()
-             << "@" << program.getSymName()
-             << " has no cost model to simulate; compile it from a pipe spec";
-    pipeweave::simulate::SimulateResult result =
-        pipeweave::simulate::simulate(value->schedule, *value->costs);
-    if (!result.simulation) {
-      Operation *at = program;
-      const auto &error = *result.error;
-      if (error.rank >= 0 && error.index >= 0 &&
-          error.index < static_cast<int>(value->actionOps[error.rank].size()))
-        at = value->actionOps[error.rank][error.index];
-      return at->emitError() << "cannot simulate @" << program.getSymName()
-                             << ": " << error.message;
-    }
-    simulations.push_back(std::move(*result.simulation));
+    simulations.push_back(std::move(*simulated));
   }
   if (simulations.empty())
     return module.emitError("nothing to simulate: no sched.program");
