@@ -30,7 +30,7 @@ std::string formatFloat(double value) {
   return text;
 }
 
-static std::string fieldNames(ArrayRef<FieldSpec> fields) {
+std::string fieldNames(ArrayRef<FieldSpec> fields) {
   std::string names;
   for (const FieldSpec &field : fields) {
     if (!names.empty())

@@ -26,6 +26,9 @@ mlir::ParseResult parseFieldList(mlir::OpAsmParser &parser,
 void printFieldList(mlir::OpAsmPrinter &printer, mlir::Operation *op,
                     llvm::ArrayRef<FieldSpec> fields);
 
+/// "a, b, c": the field names, for messages.
+std::string fieldNames(llvm::ArrayRef<FieldSpec> fields);
+
 /// Shortest text that reads back as the same double and lexes as an MLIR
 /// float literal ("1.0", "0.05", "5.0e+10").
 std::string formatFloat(double value);

@@ -89,13 +89,9 @@ static LogicalResult verifyFieldListOp(Operation *op,
       return op->emitOpError()
              << "field '" << field.name << "' must name a kernel, not be empty";
   }
-  if (!any) {
-    std::string names;
-    for (const FieldSpec &field : fields)
-      names += (names.empty() ? "" : ", ") + field.name.str();
-    return op->emitOpError()
-           << "sets no fields; expected at least one of: " << names;
-  }
+  if (!any)
+    return op->emitOpError() << "sets no fields; expected at least one of: "
+                             << fieldNames(fields);
   return success();
 }
 
