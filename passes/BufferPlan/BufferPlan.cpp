@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <map>
+#include <queue>
 #include <tuple>
+#include <unordered_map>
 
 using namespace pipeweave::plan;
 using namespace pipeweave::schedule;
@@ -32,7 +34,17 @@ class RankLifetimes {
 public:
   RankLifetimes(const Schedule &schedule, const CostModel &costs, int rank,
                 const std::vector<int> &rankOfStage)
-      : schedule(schedule), costs(costs), rank(rank), rankOfStage(rankOfStage) {
+      : schedule(schedule), costs(costs), rank(rank), rankOfStage(rankOfStage),
+        indexOf(localStages(rankOfStage, rank), schedule.numStages,
+                schedule.numMicrobatches) {}
+
+  static std::vector<int> localStages(const std::vector<int> &rankOfStage,
+                                      int rank) {
+    std::vector<int> stages;
+    for (int stage = 0; stage < static_cast<int>(rankOfStage.size()); ++stage)
+      if (rankOfStage[stage] == rank)
+        stages.push_back(stage);
+    return stages;
   }
 
   std::vector<Buffer> run() {
@@ -74,9 +86,7 @@ public:
         BufferKind kind = action.payload == Payload::Activation
                               ? BufferKind::Activation
                               : BufferKind::InputGradient;
-        use(kind, action.stage, action.microbatch, groupEnd[index]);
-        buffers[indexOf[std::make_tuple(kind, action.stage, action.microbatch)]]
-            .sent = true;
+        use(kind, action.stage, action.microbatch, groupEnd[index]).sent = true;
         break;
       }
       case ActionKind::Recv:
@@ -130,10 +140,10 @@ private:
   }
 
   /// The buffer is written at `index` (created if it is new).
-  void define(BufferKind kind, int stage, int mb, int index) {
-    auto [it, inserted] =
-        indexOf.try_emplace(std::make_tuple(kind, stage, mb), buffers.size());
-    if (inserted) {
+  Buffer &define(BufferKind kind, int stage, int mb, int index) {
+    int &number = indexOf.at(kind, stage, mb);
+    if (number < 0) {
+      number = static_cast<int>(buffers.size());
       Buffer buffer;
       buffer.kind = kind;
       buffer.stage = stage;
@@ -142,14 +152,15 @@ private:
       buffer.first = buffer.last = index;
       buffers.push_back(buffer);
     }
+    return buffers[number];
   }
 
   /// The buffer is read at `index`; a tensor that arrives without a recv
   /// action (compute-only schedules) is taken to arrive just before.
-  void use(BufferKind kind, int stage, int mb, int index) {
-    define(kind, stage, mb, index);
-    Buffer &buffer = buffers[indexOf[std::make_tuple(kind, stage, mb)]];
+  Buffer &use(BufferKind kind, int stage, int mb, int index) {
+    Buffer &buffer = define(kind, stage, mb, index);
     buffer.last = std::max(buffer.last, index);
+    return buffer;
   }
 
   void forward(int stage, int mb, int index) {
@@ -189,7 +200,7 @@ private:
   int rank;
   const std::vector<int> &rankOfStage;
   std::vector<Buffer> buffers;
-  std::map<std::tuple<BufferKind, int, int>, size_t> indexOf;
+  BufferIndex indexOf;
   std::vector<int> groupStart, groupEnd;
 };
 
@@ -200,38 +211,50 @@ int64_t assignOffsets(std::vector<Buffer> &buffers) {
   std::vector<size_t> order(buffers.size());
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+  auto byFirst = [&](size_t a, size_t b) {
     return buffers[a].first < buffers[b].first;
-  });
+  };
+  // Buffers come in order of first use but for receives, which start at
+  // their group's first action: usually sorted already.
+  if (!std::is_sorted(order.begin(), order.end(), byFirst))
+    std::stable_sort(order.begin(), order.end(), byFirst);
 
   struct Range {
+    int64_t offset;
     int64_t size;
     bool sent;
   };
-  std::map<int64_t, Range> freeRanges; // offset -> range, disjoint
-  // Live buffers by last use, so that expired ones are released in order.
-  std::multimap<int, size_t> live;
+  // Free ranges by offset, disjoint. A vector: the best-fit scan below reads
+  // all of them anyway, and there are few.
+  std::vector<Range> freeRanges;
+  // Live buffers by last use (then placement order), so that expired ones
+  // are released in order.
+  using LiveBuffer = std::pair<int, size_t>; // (last use, index)
+  std::priority_queue<LiveBuffer, std::vector<LiveBuffer>,
+                      std::greater<LiveBuffer>>
+      live;
   int64_t poolBytes = 0;
   auto release = [&](const Buffer &buffer) {
     int64_t offset = buffer.offset, size = buffer.bytes;
     bool sent = buffer.sent;
     if (size == 0)
       return;
-    auto next = freeRanges.lower_bound(offset);
-    if (next != freeRanges.end() && offset + size == next->first &&
-        next->second.sent == sent) {
-      size += next->second.size;
+    auto next = std::lower_bound(
+        freeRanges.begin(), freeRanges.end(), offset,
+        [](const Range &range, int64_t at) { return range.offset < at; });
+    if (next != freeRanges.end() && offset + size == next->offset &&
+        next->sent == sent) {
+      size += next->size;
       next = freeRanges.erase(next);
     }
     if (next != freeRanges.begin()) {
       auto prev = std::prev(next);
-      if (prev->first + prev->second.size == offset &&
-          prev->second.sent == sent) {
-        prev->second.size += size;
+      if (prev->offset + prev->size == offset && prev->sent == sent) {
+        prev->size += size;
         return;
       }
     }
-    freeRanges[offset] = Range{size, sent};
+    freeRanges.insert(next, Range{offset, size, sent});
   };
   auto better = [](const Range &candidate, const Range &best) {
     if (candidate.sent != best.sent)
@@ -241,30 +264,31 @@ int64_t assignOffsets(std::vector<Buffer> &buffers) {
 
   for (size_t index : order) {
     Buffer &buffer = buffers[index];
-    while (!live.empty() && live.begin()->first < buffer.first) {
-      release(buffers[live.begin()->second]);
-      live.erase(live.begin());
+    while (!live.empty() && live.top().first < buffer.first) {
+      release(buffers[live.top().second]);
+      live.pop();
     }
     if (buffer.bytes > 0) {
       auto best = freeRanges.end();
       for (auto it = freeRanges.begin(); it != freeRanges.end(); ++it)
-        if (it->second.size >= buffer.bytes &&
-            (best == freeRanges.end() || better(it->second, best->second)))
+        if (it->size >= buffer.bytes &&
+            (best == freeRanges.end() || better(*it, *best)))
           best = it;
       if (best != freeRanges.end()) {
-        buffer.offset = best->first;
-        Range rest{best->second.size - buffer.bytes, best->second.sent};
-        freeRanges.erase(best);
-        if (rest.size > 0)
-          freeRanges[buffer.offset + buffer.bytes] = rest;
+        buffer.offset = best->offset;
+        // The rest of the range stays free, in the same place in the order.
+        best->offset += buffer.bytes;
+        best->size -= buffer.bytes;
+        if (best->size == 0)
+          freeRanges.erase(best);
       } else {
         // Grow the pool, reusing a free range that ends at its top.
         buffer.offset = poolBytes;
         if (!freeRanges.empty()) {
-          auto top = std::prev(freeRanges.end());
-          if (top->first + top->second.size == poolBytes) {
-            buffer.offset = top->first;
-            freeRanges.erase(top);
+          const Range &top = freeRanges.back();
+          if (top.offset + top.size == poolBytes) {
+            buffer.offset = top.offset;
+            freeRanges.pop_back();
           }
         }
         poolBytes = buffer.offset + buffer.bytes;
@@ -279,7 +303,11 @@ int64_t assignOffsets(std::vector<Buffer> &buffers) {
 template <typename Predicate>
 std::pair<int64_t, int> peakLive(const std::vector<Buffer> &buffers,
                                  Predicate counts) {
-  std::map<int, std::pair<int64_t, int>> delta; // index -> (bytes, count)
+  int end = 0;
+  for (const Buffer &buffer : buffers)
+    end = std::max(end, buffer.last + 2);
+  // Per action index: the change of (bytes, count) live.
+  std::vector<std::pair<int64_t, int>> delta(end, {0, 0});
   for (const Buffer &buffer : buffers) {
     if (!counts(buffer))
       continue;
@@ -290,7 +318,7 @@ std::pair<int64_t, int> peakLive(const std::vector<Buffer> &buffers,
   }
   int64_t bytes = 0, peakBytes = 0;
   int count = 0, peakCount = 0;
-  for (const auto &[index, change] : delta) {
+  for (const auto &change : delta) {
     bytes += change.first;
     count += change.second;
     peakBytes = std::max(peakBytes, bytes);
@@ -329,4 +357,40 @@ int pipeweave::plan::findBuffer(const RankPlan &plan, BufferKind kind,
       return static_cast<int>(i);
   }
   return -1;
+}
+
+BufferIndex::BufferIndex(const std::vector<int> &denseStages, int numStages,
+                         int numMicrobatches)
+    : denseStage(numStages, -1), numDense(denseStages.size()),
+      numMicrobatches(numMicrobatches),
+      dense(static_cast<size_t>(kNumKinds) * denseStages.size() *
+                std::max(numMicrobatches, 0),
+            -1) {
+  for (int i = 0; i < numDense; ++i)
+    if (denseStages[i] >= 0 && denseStages[i] < numStages)
+      denseStage[denseStages[i]] = i;
+}
+
+int BufferIndex::denseSlot(BufferKind kind, int stage, int microbatch) const {
+  if (stage < 0 || stage >= static_cast<int>(denseStage.size()) ||
+      denseStage[stage] < 0 || microbatch < 0 || microbatch >= numMicrobatches)
+    return -1;
+  return (static_cast<int>(kind) * numDense + denseStage[stage]) *
+             numMicrobatches +
+         microbatch;
+}
+
+int BufferIndex::find(BufferKind kind, int stage, int microbatch) const {
+  int slot = denseSlot(kind, stage, microbatch);
+  if (slot >= 0)
+    return dense[slot];
+  auto it = sparse.find({kind, stage, microbatch});
+  return it == sparse.end() ? -1 : it->second;
+}
+
+int &BufferIndex::at(BufferKind kind, int stage, int microbatch) {
+  int slot = denseSlot(kind, stage, microbatch);
+  if (slot >= 0)
+    return dense[slot];
+  return sparse.try_emplace({kind, stage, microbatch}, -1).first->second;
 }

@@ -13,7 +13,9 @@
 #include "passes/Schedule/Schedule.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace pipeweave::plan {
@@ -91,6 +93,28 @@ BufferPlan planBuffers(const schedule::Schedule &schedule,
 /// Index of the buffer of `kind` for (stage, mb) in `plan`, or -1.
 int findBuffer(const RankPlan &plan, BufferKind kind, int stage,
                int microbatch);
+
+/// Buffer numbers by (kind, stage, micro-batch), for looking many up: a
+/// table over the given stages (a rank's own) and micro-batches
+/// 0..numMicrobatches-1, a hash map for anything else.
+class BufferIndex {
+public:
+  BufferIndex(const std::vector<int> &denseStages, int numStages,
+              int numMicrobatches);
+  /// The number stored for (kind, stage, mb), or -1.
+  int find(BufferKind kind, int stage, int microbatch) const;
+  /// The number stored for (kind, stage, mb), -1 until one is stored.
+  int &at(BufferKind kind, int stage, int microbatch);
+
+private:
+  static constexpr int kNumKinds = 5;
+  int denseSlot(BufferKind kind, int stage, int microbatch) const;
+  std::vector<int> denseStage; // per stage: its dense position, or -1
+  int numDense;
+  int numMicrobatches;
+  std::vector<int> dense;
+  std::map<std::tuple<BufferKind, int, int>, int> sparse; // rare
+};
 
 } // namespace pipeweave::plan
 
