@@ -133,10 +133,43 @@ FailureOr<ProgramValue> pipeweave::sched::toProgramValue(ProgramOp program) {
   return value;
 }
 
-Operation *pipeweave::sched::buildAction(OpBuilder &builder, Location loc,
-                                         const schedule::Action &action) {
+namespace {
+/// The attributes of actions, made once per value: a large program has
+/// hundreds of thousands of actions over few distinct numbers, and making
+/// (uniquing) an attribute costs far more than looking it up here.
+class ActionAttrs {
+public:
+  explicit ActionAttrs(MLIRContext *context)
+      : context(context), i64(IntegerType::get(context, 64)) {}
+
+  IntegerAttr integer(int64_t value) {
+    IntegerAttr &attr = integers[value];
+    if (!attr)
+      attr = IntegerAttr::get(i64, value);
+    return attr;
+  }
+
+  PayloadAttr payload(schedule::Payload payload) {
+    PayloadAttr &attr = payloads[payload == schedule::Payload::Activation];
+    if (!attr)
+      attr = PayloadAttr::get(context, fromLibrary(payload));
+    return attr;
+  }
+
+private:
+  MLIRContext *context;
+  Type i64;
+  llvm::DenseMap<int64_t, IntegerAttr> integers;
+  PayloadAttr payloads[2];
+};
+} // namespace
+
+static Operation *buildAction(OpBuilder &builder, Location loc,
+                              const schedule::Action &action,
+                              ActionAttrs &attrs) {
   using schedule::ActionKind;
-  int stage = action.stage, mb = action.microbatch;
+  IntegerAttr stage = attrs.integer(action.stage);
+  IntegerAttr mb = attrs.integer(action.microbatch);
   switch (action.kind) {
   case ActionKind::Forward:
     return builder.create<ForwardOp>(loc, stage, mb);
@@ -147,16 +180,25 @@ Operation *pipeweave::sched::buildAction(OpBuilder &builder, Location loc,
   case ActionKind::Backward:
     return builder.create<BackwardOp>(loc, stage, mb);
   case ActionKind::OverlapFB:
-    return builder.create<OverlapOp>(loc, stage, mb, action.stage2,
-                                     action.microbatch2);
+    return builder.create<OverlapOp>(loc, stage, mb,
+                                     attrs.integer(action.stage2),
+                                     attrs.integer(action.microbatch2));
   case ActionKind::Send:
-    return builder.create<SendOp>(loc, fromLibrary(action.payload), stage, mb,
-                                  action.peer, action.bytes);
+    return builder.create<SendOp>(loc, attrs.payload(action.payload), stage, mb,
+                                  attrs.integer(action.peer),
+                                  attrs.integer(action.bytes));
   case ActionKind::Recv:
-    return builder.create<RecvOp>(loc, fromLibrary(action.payload), stage, mb,
-                                  action.peer, action.bytes);
+    return builder.create<RecvOp>(loc, attrs.payload(action.payload), stage, mb,
+                                  attrs.integer(action.peer),
+                                  attrs.integer(action.bytes));
   }
   llvm_unreachable("unknown action kind");
+}
+
+Operation *pipeweave::sched::buildAction(OpBuilder &builder, Location loc,
+                                         const schedule::Action &action) {
+  ActionAttrs attrs(builder.getContext());
+  return ::buildAction(builder, loc, action, attrs);
 }
 
 /// Appends `actions` to `rank`. `computeLocs`, when not empty, gives the
@@ -164,7 +206,7 @@ Operation *pipeweave::sched::buildAction(OpBuilder &builder, Location loc,
 /// location of the compute action it precedes (or the last one).
 static void fillRank(OpBuilder &builder, Location rankLoc, RankOp rank,
                      const std::vector<schedule::Action> &actions,
-                     ArrayRef<Location> computeLocs = {}) {
+                     ActionAttrs &attrs, ArrayRef<Location> computeLocs = {}) {
   Block &body = rank.getBody().front();
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(&body);
@@ -175,7 +217,7 @@ static void fillRank(OpBuilder &builder, Location rankLoc, RankOp rank,
       loc = computeLocs[std::min(nextCompute, computeLocs.size() - 1)];
     if (action.isCompute())
       ++nextCompute;
-    buildAction(builder, loc, action);
+    ::buildAction(builder, loc, action, attrs);
   }
 }
 
@@ -195,10 +237,11 @@ ProgramOp pipeweave::sched::buildProgram(OpBuilder &builder, Location loc,
   program.getBody().push_back(body);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(body);
+  ActionAttrs attrs(builder.getContext());
   for (auto [index, actions] : llvm::enumerate(s.ranks)) {
     auto rank = builder.create<RankOp>(loc, index);
     rank.getBody().push_back(new Block());
-    fillRank(builder, loc, rank, actions);
+    fillRank(builder, loc, rank, actions, attrs);
   }
   return program;
 }
@@ -206,6 +249,7 @@ ProgramOp pipeweave::sched::buildProgram(OpBuilder &builder, Location loc,
 void pipeweave::sched::replaceActions(ProgramOp program,
                                       const schedule::Schedule &s) {
   OpBuilder builder(program.getContext());
+  ActionAttrs attrs(builder.getContext());
   for (RankOp rank : program.getBody().getOps<RankOp>()) {
     Block &body = rank.getBody().front();
     // Passes that rewrite a program keep its compute order, so compute
@@ -216,7 +260,7 @@ void pipeweave::sched::replaceActions(ProgramOp program,
         computeLocs.push_back(op.getLoc());
     while (!body.empty())
       body.back().erase();
-    fillRank(builder, rank.getLoc(), rank, s.ranks[rank.getRank()],
+    fillRank(builder, rank.getLoc(), rank, s.ranks[rank.getRank()], attrs,
              computeLocs);
   }
 }
