@@ -124,14 +124,103 @@ pwrt_buffer bufferAt(pwrt_context *ctx, RankState &state, int64_t offset,
   return buffer;
 }
 
-void transfer(pwrt_context *ctx, int32_t stream, bool isSend, int32_t peer,
-              int32_t tag, int32_t payload, int32_t stage, int32_t microbatch,
-              int64_t offset, int64_t bytes) {
-  RankState *state = issuing(ctx);
-  if (!state)
+bool validStream(pwrt_context *ctx, RankState &state, int32_t stream,
+                 const char *what) {
+  if (stream == 0 || stream == 1)
+    return true;
+  fail(state, ctx, PWRT_ERROR_INVALID_ARGUMENT,
+       std::string(what) + ": stream " + std::to_string(stream) +
+           " (expected 0 or 1)");
+  return false;
+}
+
+bool validEvent(pwrt_context *ctx, RankState &state, int32_t event,
+                const char *what) {
+  if (event >= 0 && event < static_cast<int32_t>(state.events.size()))
+    return true;
+  fail(state, ctx, PWRT_ERROR_INVALID_ARGUMENT,
+       std::string(what) + ": event " + std::to_string(event) + " of " +
+           std::to_string(state.events.size()));
+  return false;
+}
+
+// What each call does once its rank is known to be issuing.
+
+void launch(pwrt_context *ctx, RankState &state, int32_t stream, int32_t kernel,
+            int32_t kind, int32_t stage, int32_t microbatch,
+            const pwrt_buffer (&inputs)[2], const pwrt_buffer (&outputs)[2]) {
+  if (!validStream(ctx, state, stream, "launch"))
+    return;
+  static const pwrt_action_kind kinds[] = {
+      PWRT_ACTION_FORWARD, PWRT_ACTION_BACKWARD_INPUT,
+      PWRT_ACTION_BACKWARD_WEIGHT, PWRT_ACTION_BACKWARD, PWRT_ACTION_OTHER};
+  pwrt_kernel_args args = {};
+  args.kind = kind >= 0 && kind <= 4 ? kinds[kind] : PWRT_ACTION_OTHER;
+  args.stage = stage;
+  args.microbatch = microbatch;
+  args.stage2 = -1;
+  args.microbatch2 = -1;
+  args.inputs = inputs;
+  args.num_inputs = kind == PWRT_CG_FORWARD || kind == PWRT_CG_LOSS ? 1 : 2;
+  args.outputs = outputs;
+  args.num_outputs = kind == PWRT_CG_FORWARD           ? 2
+                     : kind == PWRT_CG_BACKWARD_WEIGHT ? 0
+                                                       : 1;
+  if (kernel < 0 || kernel >= static_cast<int32_t>(state.kernels.size())) {
+    fail(state, ctx, PWRT_ERROR_INVALID_ARGUMENT,
+         "kernel index " + std::to_string(kernel));
+    return;
+  }
+  pwrt_status status =
+      pwrt_launch(ctx, state.streams[stream], state.kernels[kernel], &args);
+  if (status != PWRT_OK)
+    fail(state, ctx, status, "launch");
+}
+
+void record(pwrt_context *ctx, RankState &state, int32_t stream,
+            int32_t event) {
+  if (!validStream(ctx, state, stream, "event record") ||
+      !validEvent(ctx, state, event, "event record"))
+    return;
+  pwrt_status status =
+      pwrt_event_record(ctx, state.streams[stream], state.events[event]);
+  if (status != PWRT_OK)
+    fail(state, ctx, status, "event record");
+}
+
+void wait(pwrt_context *ctx, RankState &state, int32_t stream, int32_t event) {
+  if (!validStream(ctx, state, stream, "event wait") ||
+      !validEvent(ctx, state, event, "event wait"))
+    return;
+  pwrt_status status =
+      pwrt_stream_wait_event(ctx, state.streams[stream], state.events[event]);
+  if (status != PWRT_OK)
+    fail(state, ctx, status, "event wait");
+}
+
+void groupBegin(pwrt_context *ctx, RankState &state, int32_t stream) {
+  if (!validStream(ctx, state, stream, "p2p group begin"))
+    return;
+  pwrt_status status = pwrt_p2p_group_begin(ctx, state.streams[stream]);
+  if (status != PWRT_OK)
+    fail(state, ctx, status, "p2p group begin");
+}
+
+void groupEnd(pwrt_context *ctx, RankState &state, int32_t stream) {
+  if (!validStream(ctx, state, stream, "p2p group end"))
+    return;
+  pwrt_status status = pwrt_p2p_group_end(ctx, state.streams[stream]);
+  if (status != PWRT_OK)
+    fail(state, ctx, status, "p2p group end");
+}
+
+void transfer(pwrt_context *ctx, RankState &state, int32_t stream, bool isSend,
+              int32_t peer, int32_t tag, int32_t payload, int32_t stage,
+              int32_t microbatch, pwrt_buffer buffer) {
+  const char *what = isSend ? "send" : "recv";
+  if (!validStream(ctx, state, stream, what))
     return;
   pwrt_transfer t;
-  pwrt_buffer buffer = bufferAt(ctx, *state, offset, bytes);
   t.data = buffer.data;
   t.bytes = buffer.bytes;
   t.peer = peer;
@@ -139,10 +228,74 @@ void transfer(pwrt_context *ctx, int32_t stream, bool isSend, int32_t peer,
   t.payload = payload == 0 ? PWRT_PAYLOAD_ACTIVATION : PWRT_PAYLOAD_GRADIENT;
   t.stage = stage;
   t.microbatch = microbatch;
-  pwrt_status status = isSend ? pwrt_send(ctx, state->streams[stream], &t)
-                              : pwrt_recv(ctx, state->streams[stream], &t);
+  pwrt_status status = isSend ? pwrt_send(ctx, state.streams[stream], &t)
+                              : pwrt_recv(ctx, state.streams[stream], &t);
   if (status != PWRT_OK)
-    fail(*state, ctx, status, isSend ? "send" : "recv");
+    fail(state, ctx, status, what);
+}
+
+/// Runs a call table (pwrt_cg_run) for a rank that is issuing.
+void run(pwrt_context *ctx, RankState &state, const int32_t *records,
+         int64_t numRecords, const int64_t *slots, int64_t numSlots) {
+  if (numRecords > 0 && !records) {
+    fail(state, ctx, PWRT_ERROR_INVALID_ARGUMENT, "call table: no records");
+    return;
+  }
+  // A malformed record fails the step; the others still run, so that the
+  // step's transfers happen.
+  auto malformed = [&](int64_t index, const std::string &what) {
+    fail(state, ctx, PWRT_ERROR_INVALID_ARGUMENT,
+         "call table record " + std::to_string(index) + ": " + what);
+  };
+  // The buffer of slot `index` (-1: none); false for an index out of range.
+  auto slotBuffer = [&](int64_t record, int32_t index, pwrt_buffer &buffer) {
+    buffer = {nullptr, 0};
+    if (index == -1)
+      return true;
+    if (index < 0 || index >= numSlots || !slots) {
+      malformed(record, "slot " + std::to_string(index) + " of " +
+                            std::to_string(numSlots));
+      return false;
+    }
+    buffer = bufferAt(ctx, state, slots[2 * index], slots[2 * index + 1]);
+    return true;
+  };
+  for (int64_t i = 0; i < numRecords; ++i) {
+    const int32_t *r = records + i * PWRT_CG_RECORD_WIDTH;
+    int32_t stream = r[1];
+    switch (r[0]) {
+    case PWRT_CG_OP_LAUNCH: {
+      pwrt_buffer inputs[2], outputs[2];
+      if (slotBuffer(i, r[6], inputs[0]) && slotBuffer(i, r[7], inputs[1]) &&
+          slotBuffer(i, r[8], outputs[0]) && slotBuffer(i, r[9], outputs[1]))
+        launch(ctx, state, stream, r[2], r[3], r[4], r[5], inputs, outputs);
+      break;
+    }
+    case PWRT_CG_OP_RECORD:
+      record(ctx, state, stream, r[2]);
+      break;
+    case PWRT_CG_OP_WAIT:
+      wait(ctx, state, stream, r[2]);
+      break;
+    case PWRT_CG_OP_GROUP_BEGIN:
+      groupBegin(ctx, state, stream);
+      break;
+    case PWRT_CG_OP_GROUP_END:
+      groupEnd(ctx, state, stream);
+      break;
+    case PWRT_CG_OP_SEND:
+    case PWRT_CG_OP_RECV: {
+      pwrt_buffer buffer;
+      if (slotBuffer(i, r[7], buffer))
+        transfer(ctx, state, stream, r[0] == PWRT_CG_OP_SEND, r[2], r[3], r[4],
+                 r[5], r[6], buffer);
+      break;
+    }
+    default:
+      malformed(i, "unknown op code " + std::to_string(r[0]));
+      break;
+    }
+  }
 }
 } // namespace
 
@@ -187,78 +340,49 @@ void pwrt_cg_launch(pwrt_context *ctx, int32_t stream, int32_t kernel,
                            bufferAt(ctx, *state, in1Offset, in1Bytes)};
   pwrt_buffer outputs[2] = {bufferAt(ctx, *state, out0Offset, out0Bytes),
                             bufferAt(ctx, *state, out1Offset, out1Bytes)};
-  static const pwrt_action_kind kinds[] = {
-      PWRT_ACTION_FORWARD, PWRT_ACTION_BACKWARD_INPUT,
-      PWRT_ACTION_BACKWARD_WEIGHT, PWRT_ACTION_BACKWARD, PWRT_ACTION_OTHER};
-  pwrt_kernel_args args = {};
-  args.kind = kind >= 0 && kind <= 4 ? kinds[kind] : PWRT_ACTION_OTHER;
-  args.stage = stage;
-  args.microbatch = microbatch;
-  args.stage2 = -1;
-  args.microbatch2 = -1;
-  args.inputs = inputs;
-  args.num_inputs = kind == PWRT_CG_FORWARD || kind == PWRT_CG_LOSS ? 1 : 2;
-  args.outputs = outputs;
-  args.num_outputs = kind == PWRT_CG_FORWARD           ? 2
-                     : kind == PWRT_CG_BACKWARD_WEIGHT ? 0
-                                                       : 1;
-  if (kernel < 0 || kernel >= static_cast<int32_t>(state->kernels.size())) {
-    fail(*state, ctx, PWRT_ERROR_INVALID_ARGUMENT,
-         "kernel index " + std::to_string(kernel));
-    return;
-  }
-  pwrt_status status =
-      pwrt_launch(ctx, state->streams[stream], state->kernels[kernel], &args);
-  if (status != PWRT_OK)
-    fail(*state, ctx, status, "launch");
+  launch(ctx, *state, stream, kernel, kind, stage, microbatch, inputs, outputs);
 }
 
 void pwrt_cg_record(pwrt_context *ctx, int32_t stream, int32_t event) {
-  if (RankState *state = issuing(ctx)) {
-    pwrt_status status =
-        pwrt_event_record(ctx, state->streams[stream], state->events[event]);
-    if (status != PWRT_OK)
-      fail(*state, ctx, status, "event record");
-  }
+  if (RankState *state = issuing(ctx))
+    record(ctx, *state, stream, event);
 }
 
 void pwrt_cg_wait(pwrt_context *ctx, int32_t stream, int32_t event) {
-  if (RankState *state = issuing(ctx)) {
-    pwrt_status status = pwrt_stream_wait_event(ctx, state->streams[stream],
-                                                state->events[event]);
-    if (status != PWRT_OK)
-      fail(*state, ctx, status, "event wait");
-  }
+  if (RankState *state = issuing(ctx))
+    wait(ctx, *state, stream, event);
 }
 
 void pwrt_cg_group_begin(pwrt_context *ctx, int32_t stream) {
-  if (RankState *state = issuing(ctx)) {
-    pwrt_status status = pwrt_p2p_group_begin(ctx, state->streams[stream]);
-    if (status != PWRT_OK)
-      fail(*state, ctx, status, "p2p group begin");
-  }
+  if (RankState *state = issuing(ctx))
+    groupBegin(ctx, *state, stream);
 }
 
 void pwrt_cg_send(pwrt_context *ctx, int32_t stream, int32_t peer, int32_t tag,
                   int32_t payload, int32_t stage, int32_t microbatch,
                   int64_t offset, int64_t bytes) {
-  transfer(ctx, stream, true, peer, tag, payload, stage, microbatch, offset,
-           bytes);
+  if (RankState *state = issuing(ctx))
+    transfer(ctx, *state, stream, true, peer, tag, payload, stage, microbatch,
+             bufferAt(ctx, *state, offset, bytes));
 }
 
 void pwrt_cg_recv(pwrt_context *ctx, int32_t stream, int32_t peer, int32_t tag,
                   int32_t payload, int32_t stage, int32_t microbatch,
                   int64_t offset, int64_t bytes) {
-  transfer(ctx, stream, false, peer, tag, payload, stage, microbatch, offset,
-           bytes);
+  if (RankState *state = issuing(ctx))
+    transfer(ctx, *state, stream, false, peer, tag, payload, stage, microbatch,
+             bufferAt(ctx, *state, offset, bytes));
 }
 
 void pwrt_cg_group_end(pwrt_context *ctx, int32_t stream) {
-  if (RankState *state = issuing(ctx)) {
-    pwrt_status status = pwrt_p2p_group_end(ctx, state->streams[stream]);
-    if (status != PWRT_OK)
-      fail(*state, ctx, status, "p2p group end");
-  }
+  if (RankState *state = issuing(ctx))
+    groupEnd(ctx, *state, stream);
+}
+
+void pwrt_cg_run(pwrt_context *ctx, const int32_t *records, int64_t num_records,
+                 const int64_t *slots, int64_t num_slots) {
+  if (RankState *state = issuing(ctx))
+    run(ctx, *state, records, num_records, slots, num_slots);
 }
 
 void pwrt_cg_rank_end(pwrt_context *ctx) {

@@ -2,8 +2,9 @@
  *
  * Generated code (pwc --emit=cpp, --emit=obj) issues one training step as a
  * flat sequence of these calls, so that it needs no structs, no control
- * flow beyond choosing its rank, and no error handling of its own. They sit
- * on top of pwrt.h:
+ * flow beyond choosing its rank, and no error handling of its own. For
+ * large programs it issues the same calls from a constant table per rank
+ * instead (pwrt_cg_run below). They sit on top of pwrt.h:
  *
  *  - The first pwrt_cg_rank_begin on a context sets the rank up once: checks
  *    the world size, requires every kernel the program launches (collective),
@@ -11,7 +12,9 @@
  *  - A failing call fails the step on every rank (pwrt_step_fail): kernels
  *    are skipped from then on but transfers still run, so no peer waits
  *    forever; pwrt_cg_rank_end ends the step collectively and
- *    pwrt_cg_result returns the first error.
+ *    pwrt_cg_result returns the first error. A stream other than 0 or 1,
+ *    or an event out of range, fails the call with
+ *    PWRT_ERROR_INVALID_ARGUMENT.
  *
  * Kernel arguments (pwrt_kernel_args) by launch kind; an absent buffer is
  * {NULL, 0}:
@@ -71,6 +74,36 @@ void pwrt_cg_recv(pwrt_context *ctx, int32_t stream, int32_t peer, int32_t tag,
                   int32_t payload, int32_t stage, int32_t microbatch,
                   int64_t offset, int64_t bytes);
 void pwrt_cg_group_end(pwrt_context *ctx, int32_t stream);
+
+/* The table form. Generated code for large programs keeps the calls of a
+ * rank between pwrt_cg_rank_begin and pwrt_cg_rank_end as a constant table
+ * of `num_records` records of PWRT_CG_RECORD_WIDTH int32 each and makes
+ * them with one pwrt_cg_run; `slots` holds `num_slots` pool slots as
+ * (offset, bytes) pairs that records refer to by index (-1: none). Record
+ * fields, after the op code and the stream:
+ *   PWRT_CG_OP_LAUNCH:  kernel, kind, stage, micro-batch, then the slots of
+ *                       in0, in1, out0, out1 (as pwrt_cg_launch)
+ *   PWRT_CG_OP_RECORD, PWRT_CG_OP_WAIT:  event
+ *   PWRT_CG_OP_GROUP_BEGIN, PWRT_CG_OP_GROUP_END:  none
+ *   PWRT_CG_OP_SEND, PWRT_CG_OP_RECV:  peer, tag, payload, stage,
+ *                       micro-batch, slot (as pwrt_cg_send/recv)
+ * Unused fields are 0. Each record does what its flat call does, with the
+ * same error handling; a malformed record (unknown op code, stream, event,
+ * kernel or slot index out of range) fails the step with
+ * PWRT_ERROR_INVALID_ARGUMENT and is skipped. */
+enum {
+  PWRT_CG_OP_LAUNCH = 0,
+  PWRT_CG_OP_RECORD = 1,
+  PWRT_CG_OP_WAIT = 2,
+  PWRT_CG_OP_GROUP_BEGIN = 3,
+  PWRT_CG_OP_SEND = 4,
+  PWRT_CG_OP_RECV = 5,
+  PWRT_CG_OP_GROUP_END = 6
+};
+enum { PWRT_CG_RECORD_WIDTH = 10 };
+
+void pwrt_cg_run(pwrt_context *ctx, const int32_t *records, int64_t num_records,
+                 const int64_t *slots, int64_t num_slots);
 
 /* Ends the step (collective) if this process ran the rank. */
 void pwrt_cg_rank_end(pwrt_context *ctx);
