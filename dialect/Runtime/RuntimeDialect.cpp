@@ -14,34 +14,6 @@ using namespace pipeweave::pwrt;
 #define GET_TYPEDEF_CLASSES
 #include "dialect/Runtime/RuntimeTypes.cpp.inc"
 
-/// A string attribute written as a bare keyword (`activation`).
-static ParseResult parseKeyword(OpAsmParser &parser, StringAttr &value) {
-  StringRef keyword;
-  if (parser.parseKeyword(&keyword))
-    return failure();
-  value = parser.getBuilder().getStringAttr(keyword);
-  return success();
-}
-static void printKeyword(OpAsmPrinter &printer, Operation *, StringAttr value) {
-  printer << value.getValue();
-}
-
-/// A pool slot written `offset+bytes`.
-static ParseResult parseSlot(OpAsmParser &parser, IntegerAttr &offset,
-                             IntegerAttr &bytes) {
-  int64_t first, second;
-  if (parser.parseInteger(first) || parser.parsePlus() ||
-      parser.parseInteger(second))
-    return failure();
-  offset = parser.getBuilder().getI64IntegerAttr(first);
-  bytes = parser.getBuilder().getI64IntegerAttr(second);
-  return success();
-}
-static void printSlot(OpAsmPrinter &printer, Operation *, IntegerAttr offset,
-                      IntegerAttr bytes) {
-  printer << offset.getInt() << "+" << bytes.getInt();
-}
-
 #define GET_OP_CLASSES
 #include "dialect/Runtime/RuntimeOps.cpp.inc"
 
@@ -56,41 +28,190 @@ void PwrtDialect::initialize() {
       >();
 }
 
-static constexpr llvm::StringLiteral kRoles[] = {"input", "output", "saved",
-                                                 "grad_output", "grad_input"};
+//===----------------------------------------------------------------------===//
+// Enums and property conversions
+//===----------------------------------------------------------------------===//
+
 static constexpr llvm::StringLiteral kKinds[] = {
     "forward", "backward_input", "backward_weight", "backward", "loss"};
+static constexpr llvm::StringLiteral kPayloads[] = {"activation", "gradient"};
+static constexpr llvm::StringLiteral kRoles[] = {"input", "output", "saved",
+                                                 "grad_output", "grad_input"};
 
-ArrayRef<llvm::StringLiteral> pipeweave::pwrt::launchRoles() { return kRoles; }
-ArrayRef<llvm::StringLiteral> pipeweave::pwrt::launchKinds() { return kKinds; }
+/// The index of `keyword` in `names`, if there.
+template <size_t N>
+static std::optional<int> indexIn(const llvm::StringLiteral (&names)[N],
+                                  StringRef keyword) {
+  for (size_t i = 0; i < N; ++i)
+    if (names[i] == keyword)
+      return static_cast<int>(i);
+  return std::nullopt;
+}
+
+StringRef pipeweave::pwrt::stringifyLaunchKind(LaunchKind kind) {
+  return kKinds[static_cast<int>(kind)];
+}
+std::optional<LaunchKind> pipeweave::pwrt::symbolizeLaunchKind(StringRef word) {
+  if (std::optional<int> index = indexIn(kKinds, word))
+    return static_cast<LaunchKind>(*index);
+  return std::nullopt;
+}
+StringRef pipeweave::pwrt::stringifyPayload(Payload payload) {
+  return kPayloads[static_cast<int>(payload)];
+}
+std::optional<Payload> pipeweave::pwrt::symbolizePayload(StringRef word) {
+  if (std::optional<int> index = indexIn(kPayloads, word))
+    return static_cast<Payload>(*index);
+  return std::nullopt;
+}
+StringRef pipeweave::pwrt::stringifyLaunchRole(LaunchRole role) {
+  return kRoles[static_cast<int>(role)];
+}
+std::optional<LaunchRole> pipeweave::pwrt::symbolizeLaunchRole(StringRef word) {
+  if (std::optional<int> index = indexIn(kRoles, word))
+    return static_cast<LaunchRole>(*index);
+  return std::nullopt;
+}
+
+static constexpr const char *kKindList =
+    "forward, backward_input, backward_weight, backward or loss";
+static constexpr const char *kRoleList =
+    "input, output, saved, grad_output or grad_input";
+
+Attribute pipeweave::pwrt::convertToAttribute(MLIRContext *context,
+                                              LaunchKind kind) {
+  return StringAttr::get(context, stringifyLaunchKind(kind));
+}
+LogicalResult pipeweave::pwrt::convertFromAttribute(
+    LaunchKind &kind, Attribute attr,
+    llvm::function_ref<InFlightDiagnostic()> emitError) {
+  auto word = dyn_cast<StringAttr>(attr);
+  std::optional<LaunchKind> parsed =
+      word ? symbolizeLaunchKind(word.getValue()) : std::nullopt;
+  if (!parsed) {
+    if (emitError)
+      emitError() << "launch kind must be " << kKindList << ", not " << attr;
+    return failure();
+  }
+  kind = *parsed;
+  return success();
+}
+
+Attribute pipeweave::pwrt::convertToAttribute(MLIRContext *context,
+                                              Payload payload) {
+  return StringAttr::get(context, stringifyPayload(payload));
+}
+LogicalResult pipeweave::pwrt::convertFromAttribute(
+    Payload &payload, Attribute attr,
+    llvm::function_ref<InFlightDiagnostic()> emitError) {
+  auto word = dyn_cast<StringAttr>(attr);
+  std::optional<Payload> parsed =
+      word ? symbolizePayload(word.getValue()) : std::nullopt;
+  if (!parsed) {
+    if (emitError)
+      emitError() << "payload must be activation or gradient, not " << attr;
+    return failure();
+  }
+  payload = *parsed;
+  return success();
+}
+
+Attribute pipeweave::pwrt::convertToAttribute(MLIRContext *context,
+                                              const LaunchBuffers &buffers) {
+  SmallVector<NamedAttribute> entries;
+  for (int role = 0; role < kNumLaunchRoles; ++role)
+    if (std::optional<Slot> slot = buffers.get(static_cast<LaunchRole>(role)))
+      entries.emplace_back(
+          StringAttr::get(context, kRoles[role]),
+          DenseI64ArrayAttr::get(context, {slot->offset, slot->bytes}));
+  return DictionaryAttr::get(context, entries);
+}
+LogicalResult pipeweave::pwrt::convertFromAttribute(
+    LaunchBuffers &buffers, Attribute attr,
+    llvm::function_ref<InFlightDiagnostic()> emitError) {
+  auto dictionary = dyn_cast<DictionaryAttr>(attr);
+  if (!dictionary) {
+    if (emitError)
+      emitError() << "launch buffers must be a dictionary of role = "
+                     "array<i64: offset, bytes>, not "
+                  << attr;
+    return failure();
+  }
+  buffers = LaunchBuffers();
+  for (NamedAttribute entry : dictionary) {
+    std::optional<LaunchRole> role =
+        symbolizeLaunchRole(entry.getName().getValue());
+    auto slot = dyn_cast<DenseI64ArrayAttr>(entry.getValue());
+    if (!role || !slot || slot.size() != 2 || slot[0] < 0 || slot[1] < 0) {
+      if (emitError)
+        emitError() << "launch buffer '" << entry.getName().getValue()
+                    << "' must be a role (" << kRoleList
+                    << ") = array<i64: offset, bytes> with both >= 0";
+      return failure();
+    }
+    buffers.set(*role, Slot{slot[0], slot[1]});
+  }
+  return success();
+}
+
+llvm::hash_code pipeweave::pwrt::hash_value(const LaunchBuffers &buffers) {
+  llvm::hash_code hash(0);
+  for (int role = 0; role < kNumLaunchRoles; ++role)
+    if (std::optional<Slot> slot = buffers.get(static_cast<LaunchRole>(role)))
+      hash = llvm::hash_combine(hash, role, slot->offset, slot->bytes);
+  return hash;
+}
 
 //===----------------------------------------------------------------------===//
 // LaunchOp: `pwrt.launch forward "f" stage 0 mb 1 on %s (input = 0+64, ...)`
 //===----------------------------------------------------------------------===//
 
+/// Parses a non-negative `offset+bytes`.
+static ParseResult parseSlot(OpAsmParser &parser, Slot &slot,
+                             const Twine &what) {
+  llvm::SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseInteger(slot.offset) || parser.parsePlus() ||
+      parser.parseInteger(slot.bytes))
+    return failure();
+  if (slot.offset < 0 || slot.bytes < 0)
+    return parser.emitError(loc) << what << " must be a slot offset+bytes";
+  return success();
+}
+
 ParseResult LaunchOp::parse(OpAsmParser &parser, OperationState &result) {
   Builder &builder = parser.getBuilder();
-  StringRef kind;
+  StringRef kindWord;
   std::string kernel;
   int64_t stage, mb;
   OpAsmParser::UnresolvedOperand stream;
-  if (parser.parseKeyword(&kind) || parser.parseString(&kernel) ||
-      parser.parseKeyword("stage") || parser.parseInteger(stage) ||
-      parser.parseKeyword("mb") || parser.parseInteger(mb) ||
-      parser.parseKeyword("on") || parser.parseOperand(stream))
+  llvm::SMLoc kindLoc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&kindWord))
     return failure();
-  NamedAttrList buffers;
+  std::optional<LaunchKind> kind = symbolizeLaunchKind(kindWord);
+  if (!kind)
+    return parser.emitError(kindLoc)
+           << "unknown kind '" << kindWord << "'; expected " << kKindList;
+  if (parser.parseString(&kernel) || parser.parseKeyword("stage") ||
+      parser.parseInteger(stage) || parser.parseKeyword("mb") ||
+      parser.parseInteger(mb) || parser.parseKeyword("on") ||
+      parser.parseOperand(stream))
+    return failure();
+  LaunchBuffers buffers;
   auto parseBuffer = [&]() -> ParseResult {
-    StringRef role;
-    int64_t offset, bytes;
+    StringRef roleWord;
     llvm::SMLoc loc = parser.getCurrentLocation();
-    if (parser.parseKeyword(&role) || parser.parseEqual() ||
-        parser.parseInteger(offset) || parser.parsePlus() ||
-        parser.parseInteger(bytes))
+    if (parser.parseKeyword(&roleWord) || parser.parseEqual())
       return failure();
-    if (buffers.get(role))
-      return parser.emitError(loc) << "buffer role '" << role << "' twice";
-    buffers.append(role, builder.getDenseI64ArrayAttr({offset, bytes}));
+    std::optional<LaunchRole> role = symbolizeLaunchRole(roleWord);
+    if (!role)
+      return parser.emitError(loc) << "unknown buffer role '" << roleWord
+                                   << "'; expected " << kRoleList;
+    if (buffers.has(*role))
+      return parser.emitError(loc) << "buffer role '" << roleWord << "' twice";
+    Slot slot;
+    if (parseSlot(parser, slot, "buffer '" + roleWord + "'"))
+      return failure();
+    buffers.set(*role, slot);
     return success();
   };
   if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Paren,
@@ -99,25 +220,27 @@ ParseResult LaunchOp::parse(OpAsmParser &parser, OperationState &result) {
       parser.resolveOperand(stream, StreamType::get(builder.getContext()),
                             result.operands))
     return failure();
-  result.addAttribute("kind", builder.getStringAttr(kind));
-  result.addAttribute("kernel", builder.getStringAttr(kernel));
-  result.addAttribute("stage", builder.getI64IntegerAttr(stage));
-  result.addAttribute("mb", builder.getI64IntegerAttr(mb));
-  result.addAttribute("buffers", buffers.getDictionary(builder.getContext()));
+  Properties &properties = result.getOrAddProperties<Properties>();
+  properties.kind = *kind;
+  properties.kernel = builder.getStringAttr(kernel);
+  properties.stage = stage;
+  properties.mb = mb;
+  properties.buffers = buffers;
   return success();
 }
 
 void LaunchOp::print(OpAsmPrinter &p) {
-  p << " " << getKind() << " ";
+  p << " " << stringifyLaunchKind(getKind()) << " ";
   p.printString(getKernel());
   p << " stage " << getStage() << " mb " << getMb() << " on " << getStream()
     << " (";
   bool first = true;
-  for (llvm::StringLiteral role : kRoles) {
-    auto slot = getBuffers().getAs<DenseI64ArrayAttr>(role);
-    if (!slot || slot.size() != 2)
+  for (int role = 0; role < kNumLaunchRoles; ++role) {
+    std::optional<Slot> slot = getBuffers().get(static_cast<LaunchRole>(role));
+    if (!slot)
       continue;
-    p << (first ? "" : ", ") << role << " = " << slot[0] << "+" << slot[1];
+    p << (first ? "" : ", ") << kRoles[role] << " = " << slot->offset << "+"
+      << slot->bytes;
     first = false;
   }
   p << ")";
@@ -126,32 +249,72 @@ void LaunchOp::print(OpAsmPrinter &p) {
 }
 
 LogicalResult LaunchOp::verify() {
-  if (!llvm::is_contained(kKinds, getKind()))
-    return emitOpError() << "unknown kind '" << getKind()
-                         << "'; expected forward, backward_input, "
-                            "backward_weight, backward or loss";
   if (getKernel().empty())
     return emitOpError("needs a kernel name");
-  for (NamedAttribute buffer : getBuffers()) {
-    if (!llvm::is_contained(kRoles, buffer.getName().getValue()))
-      return emitOpError() << "unknown buffer role '"
-                           << buffer.getName().getValue()
-                           << "'; expected input, output, saved, grad_output "
-                              "or grad_input";
-    auto slot = dyn_cast<DenseI64ArrayAttr>(buffer.getValue());
-    if (!slot || slot.size() != 2 || slot[0] < 0 || slot[1] < 0)
-      return emitOpError() << "buffer '" << buffer.getName().getValue()
-                           << "' must be a slot offset+bytes";
-  }
+  if (getStage() < 0 || getMb() < 0)
+    return emitOpError("stage and mb must be >= 0");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SendOp, RecvOp: `pwrt.send activation stage 0 mb 1 to 1 tag 2 slot 0+64`
+//===----------------------------------------------------------------------===//
+
+template <typename TransferOp>
+static ParseResult parseTransfer(OpAsmParser &parser, OperationState &result,
+                                 StringRef direction) {
+  StringRef payloadWord;
+  llvm::SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&payloadWord))
+    return failure();
+  std::optional<Payload> payload = symbolizePayload(payloadWord);
+  if (!payload)
+    return parser.emitError(loc)
+           << "payload must be activation or gradient, not '" << payloadWord
+           << "'";
+  typename TransferOp::Properties &properties =
+      result.getOrAddProperties<typename TransferOp::Properties>();
+  properties.payload = *payload;
+  Slot slot;
+  if (parser.parseKeyword("stage") || parser.parseInteger(properties.stage) ||
+      parser.parseKeyword("mb") || parser.parseInteger(properties.mb) ||
+      parser.parseKeyword(direction) || parser.parseInteger(properties.peer) ||
+      parser.parseKeyword("tag") || parser.parseInteger(properties.tag) ||
+      parser.parseKeyword("slot") ||
+      parseSlot(parser, slot, Twine(TransferOp::getOperationName())) ||
+      parser.parseOptionalAttrDict(result.attributes))
+    return failure();
+  properties.offset = slot.offset;
+  properties.bytes = slot.bytes;
   return success();
 }
 
 template <typename TransferOp>
+static void printTransfer(TransferOp op, OpAsmPrinter &p, StringRef direction) {
+  p << " " << stringifyPayload(op.getPayload()) << " stage " << op.getStage()
+    << " mb " << op.getMb() << " " << direction << " " << op.getPeer()
+    << " tag " << op.getTag() << " slot " << op.getOffset() << "+"
+    << op.getBytes();
+  p.printOptionalAttrDict(op->getAttrs(), {"payload", "stage", "mb", "peer",
+                                           "tag", "offset", "bytes"});
+}
+
+ParseResult SendOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseTransfer<SendOp>(parser, result, "to");
+}
+void SendOp::print(OpAsmPrinter &p) { printTransfer(*this, p, "to"); }
+ParseResult RecvOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseTransfer<RecvOp>(parser, result, "from");
+}
+void RecvOp::print(OpAsmPrinter &p) { printTransfer(*this, p, "from"); }
+
+template <typename TransferOp>
 static LogicalResult verifyTransfer(TransferOp op) {
-  if (op.getPayload() != "activation" && op.getPayload() != "gradient")
-    return op.emitOpError() << "payload must be activation or gradient, not '"
-                            << op.getPayload() << "'";
-  if (op.getTag() >= (1u << 30))
+  if (op.getStage() < 0 || op.getMb() < 0 || op.getPeer() < 0 ||
+      op.getTag() < 0 || op.getOffset() < 0 || op.getBytes() < 0)
+    return op.emitOpError(
+        "stage, mb, peer, tag and slot offset+bytes must be >= 0");
+  if (op.getTag() >= (1 << 30))
     return op.emitOpError("tag must be below 2^30");
   return success();
 }
@@ -180,11 +343,10 @@ LogicalResult RankOp::verifyRegions() {
   WalkResult walk = getBody().walk([&](Operation *op) {
     LogicalResult ok = success();
     if (auto launch = dyn_cast<LaunchOp>(op)) {
-      for (NamedAttribute buffer : launch.getBuffers())
-        if (auto slot = dyn_cast<DenseI64ArrayAttr>(buffer.getValue());
-            slot && slot.size() == 2 &&
-            failed(check(op, slot[0], slot[1], buffer.getName().getValue())))
-          ok = failure();
+      for (int role = 0; role < kNumLaunchRoles && succeeded(ok); ++role)
+        if (std::optional<Slot> slot =
+                launch.getBuffers().get(static_cast<LaunchRole>(role)))
+          ok = check(op, slot->offset, slot->bytes, kRoles[role]);
     } else if (auto send = dyn_cast<SendOp>(op)) {
       ok = check(op, send.getOffset(), send.getBytes(), "send");
     } else if (auto recv = dyn_cast<RecvOp>(op)) {

@@ -4,6 +4,7 @@
 #define PIPEWEAVE_RUNTIME_OPS
 
 include "mlir/IR/OpBase.td"
+include "mlir/IR/Properties.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
@@ -37,6 +38,24 @@ class Pwrt_Op<string mnemonic, list<Trait> traits = []>
     : Op<Pwrt_Dialect, mnemonic, traits>;
 
 def Pwrt_NonNegative : ConfinedAttr<I64Attr, [IntNonNegative]>;
+
+// The ops a large program has hundreds of thousands of (launch, send, recv)
+// keep their fields as plain C++ properties, not uniqued attributes, so that
+// building them allocates nothing but the op. Their verifiers check ranges.
+def Pwrt_Int64Prop : IntProperty<"int64_t", "a 64-bit integer">;
+def Pwrt_LaunchKindProp
+    : EnumProperty<"::pipeweave::pwrt::LaunchKind", "a launch kind">;
+def Pwrt_PayloadProp
+    : EnumProperty<"::pipeweave::pwrt::Payload", "activation or gradient">;
+def Pwrt_LaunchBuffersProp
+    : Property<"::pipeweave::pwrt::LaunchBuffers",
+               "a pool slot per buffer role"> {
+  let convertFromStorage = "$_storage";
+  let assignToStorage = "$_storage = $_value";
+  let hashProperty = "::pipeweave::pwrt::hash_value($_storage);";
+  let writeToMlirBytecode = writeMlirBytecodeWithConvertToAttribute;
+  let readFromMlirBytecode = readMlirBytecodeUsingConvertFromAttribute;
+}
 
 def Pwrt_ProgramOp : Pwrt_Op<"program", [
     Symbol, IsolatedFromAbove, SingleBlock, NoTerminator]> {
@@ -78,11 +97,29 @@ def Pwrt_LaunchOp : Pwrt_Op<"launch", [HasParent<"RankOp">]> {
     `kind` is forward, backward_input, backward_weight, backward or loss.
     The buffer list names each tensor the kernel reads or writes by role
     (`input`, `output`, `saved`, `grad_output`, `grad_input`) as a pool slot
-    `offset+bytes`.
+    `offset+bytes`; it prints in that role order.
   }];
-  let arguments = (ins StrAttr:$kind, StrAttr:$kernel,
-                       Pwrt_NonNegative:$stage, Pwrt_NonNegative:$mb,
-                       Pwrt_StreamType:$stream, DictionaryAttr:$buffers);
+  let arguments = (ins Pwrt_LaunchKindProp:$kind, StrAttr:$kernel,
+                       Pwrt_Int64Prop:$stage, Pwrt_Int64Prop:$mb,
+                       Pwrt_StreamType:$stream,
+                       Pwrt_LaunchBuffersProp:$buffers);
+  let builders = [OpBuilder<(ins "LaunchKind":$kind,
+      "::mlir::StringAttr":$kernel, "int64_t":$stage, "int64_t":$mb,
+      "::mlir::Value":$stream, "const LaunchBuffers &":$buffers), [{
+    $_state.addOperands(stream);
+    Properties &properties = $_state.getOrAddProperties<Properties>();
+    properties.kind = kind;
+    properties.kernel = kernel;
+    properties.stage = stage;
+    properties.mb = mb;
+    properties.buffers = buffers;
+  }]>];
+  let extraClassDeclaration = [{
+    LaunchKind getKind() { return getProperties().kind; }
+    int64_t getStage() { return getProperties().stage; }
+    int64_t getMb() { return getProperties().mb; }
+    const LaunchBuffers &getBuffers() { return getProperties().buffers; }
+  }];
   let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
 }
@@ -113,21 +150,41 @@ def Pwrt_P2PGroupOp : Pwrt_Op<"p2p_group", [
   let hasRegionVerifier = 1;
 }
 
-class Pwrt_TransferOp<string mnemonic, string direction>
+// `pwrt.send activation stage 0 mb 1 to 1 tag 2 slot 0+4096`
+class Pwrt_TransferOp<string mnemonic>
     : Pwrt_Op<mnemonic, [HasParent<"P2PGroupOp">]> {
-  let arguments = (ins StrAttr:$payload, Pwrt_NonNegative:$stage,
-                       Pwrt_NonNegative:$mb, Pwrt_NonNegative:$peer,
-                       Pwrt_NonNegative:$tag, Pwrt_NonNegative:$offset,
-                       Pwrt_NonNegative:$bytes);
-  let assemblyFormat = "custom<Keyword>($payload) `stage` $stage `mb` $mb `" #
-                       direction # "` $peer `tag` $tag `slot` " #
-                       "custom<Slot>($offset, $bytes) attr-dict";
+  let arguments = (ins Pwrt_PayloadProp:$payload, Pwrt_Int64Prop:$stage,
+                       Pwrt_Int64Prop:$mb, Pwrt_Int64Prop:$peer,
+                       Pwrt_Int64Prop:$tag, Pwrt_Int64Prop:$offset,
+                       Pwrt_Int64Prop:$bytes);
+  let builders = [OpBuilder<(ins "Payload":$payload, "int64_t":$stage,
+      "int64_t":$mb, "int64_t":$peer, "int64_t":$tag, "int64_t":$offset,
+      "int64_t":$bytes), [{
+    Properties &properties = $_state.getOrAddProperties<Properties>();
+    properties.payload = payload;
+    properties.stage = stage;
+    properties.mb = mb;
+    properties.peer = peer;
+    properties.tag = tag;
+    properties.offset = offset;
+    properties.bytes = bytes;
+  }]>];
+  let extraClassDeclaration = [{
+    Payload getPayload() { return getProperties().payload; }
+    int64_t getStage() { return getProperties().stage; }
+    int64_t getMb() { return getProperties().mb; }
+    int64_t getPeer() { return getProperties().peer; }
+    int64_t getTag() { return getProperties().tag; }
+    int64_t getOffset() { return getProperties().offset; }
+    int64_t getBytes() { return getProperties().bytes; }
+  }];
+  let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
 }
-def Pwrt_SendOp : Pwrt_TransferOp<"send", "to"> {
+def Pwrt_SendOp : Pwrt_TransferOp<"send"> {
   let summary = "Send a slot's bytes to a peer rank";
 }
-def Pwrt_RecvOp : Pwrt_TransferOp<"recv", "from"> {
+def Pwrt_RecvOp : Pwrt_TransferOp<"recv"> {
   let summary = "Receive a peer's bytes into a slot";
 }
 

@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <initializer_list>
 #include <map>
 #include <set>
-#include <tuple>
+#include <span>
 
 using namespace pipeweave;
 using namespace pipeweave::lower;
@@ -19,6 +20,38 @@ const char *pipeweave::lower::streamName(int stream) {
   return stream == ComputeStream ? "compute" : "comm";
 }
 
+const char *pipeweave::lower::launchKindName(LaunchKind kind) {
+  switch (kind) {
+  case LaunchKind::Forward:
+    return "forward";
+  case LaunchKind::BackwardInput:
+    return "backward_input";
+  case LaunchKind::BackwardWeight:
+    return "backward_weight";
+  case LaunchKind::Backward:
+    return "backward";
+  case LaunchKind::Loss:
+    return "loss";
+  }
+  return "?";
+}
+
+const char *pipeweave::lower::bufferRoleName(BufferRole role) {
+  switch (role) {
+  case BufferRole::Input:
+    return "input";
+  case BufferRole::Output:
+    return "output";
+  case BufferRole::Saved:
+    return "saved";
+  case BufferRole::GradOutput:
+    return "grad_output";
+  case BufferRole::GradInput:
+    return "grad_input";
+  }
+  return "?";
+}
+
 namespace {
 constexpr int kNumStreams = 2;
 constexpr int kNone = -1;
@@ -28,12 +61,22 @@ struct Access {
   bool write;
 };
 
-/// An op before events are added, with the buffers it touches.
+/// An op before events are added; the buffers it touches are
+/// accesses[firstAccess, endAccess) of its rank.
 struct PendingOp {
   RuntimeOp op;
   int action = 0;     // index in the rank's action list (a group's first)
   int lastAction = 0; // a group's last action
-  std::vector<Access> accesses;
+  int firstAccess = 0;
+  int endAccess = 0;
+};
+
+/// A buffer a launch names: its role, its index in the plan (kNone for
+/// none) and whether the kernel writes it.
+struct RoleBuffer {
+  BufferRole role;
+  int index;
+  bool write;
 };
 
 /// Per byte range of the pool, the last op of each stream that touched a
@@ -100,13 +143,15 @@ public:
   RankLowering(const schedule::Schedule &schedule,
                const schedule::CostModel &costs, const plan::RankPlan &plan,
                int rank, const std::vector<int> &stageRanks)
-      : schedule(schedule), costs(costs), plan(plan), rank(rank) {
+      : schedule(schedule), costs(costs), plan(plan), rank(rank),
+        localStages(stageRanks.size(), false),
+        bufferIndex(stagesOf(stageRanks, rank), schedule.numStages,
+                    schedule.numMicrobatches) {
     for (int stage = 0; stage < static_cast<int>(stageRanks.size()); ++stage)
-      if (stageRanks[stage] == rank)
-        localStages.insert(stage);
+      localStages[stage] = stageRanks[stage] == rank;
     for (size_t i = 0; i < plan.buffers.size(); ++i) {
       const plan::Buffer &b = plan.buffers[i];
-      bufferIndex[{b.kind, b.stage, b.microbatch}] = static_cast<int>(i);
+      bufferIndex.at(b.kind, b.stage, b.microbatch) = static_cast<int>(i);
     }
   }
 
@@ -119,9 +164,17 @@ public:
   }
 
 private:
+  static std::vector<int> stagesOf(const std::vector<int> &stageRanks,
+                                   int rank) {
+    std::vector<int> stages;
+    for (int stage = 0; stage < static_cast<int>(stageRanks.size()); ++stage)
+      if (stageRanks[stage] == rank)
+        stages.push_back(stage);
+    return stages;
+  }
+
   int buffer(BufferKind kind, int stage, int mb) const {
-    auto it = bufferIndex.find({kind, stage, mb});
-    return it == bufferIndex.end() ? kNone : it->second;
+    return bufferIndex.find(kind, stage, mb);
   }
 
   Slot slotOf(int index) const {
@@ -129,31 +182,43 @@ private:
     return Slot{b.offset, b.bytes};
   }
 
-  bool isLocal(int stage) const { return localStages.count(stage) != 0; }
+  bool isLocal(int stage) const { return localStages[stage]; }
 
   /// Adds `kind` of `stage` as a launch reading/writing the given roles.
-  std::optional<LoweringError>
-  launch(int action, const std::string &kind, const std::string &kernel,
-         int stage, int mb,
-         const std::vector<std::tuple<std::string, int, bool>> &roles) {
-    if (kernel.empty())
+  std::optional<LoweringError> launch(int action, LaunchKind kind,
+                                      const std::string &kernel, int stage,
+                                      int mb,
+                                      std::initializer_list<RoleBuffer> roles,
+                                      const RoleBuffer *extra = nullptr) {
+    if (kernel.empty()) {
+      std::string name = launchKindName(kind);
       return LoweringError{
-          stage, "stage " + std::to_string(stage) + " has no " + kind +
-                     " kernel; name one with `pipe.kernels " + kind +
+          stage, "stage " + std::to_string(stage) + " has no " + name +
+                     " kernel; name one with `pipe.kernels " + name +
                      " = \"...\"` (for all stages, or in `pipe.stage " +
                      std::to_string(stage) + " { ... }`)"};
-    PendingOp pending;
+    }
+    PendingOp &pending = ops.emplace_back();
     pending.op.kind = RuntimeOp::LaunchKernel;
     pending.op.stream = ComputeStream;
-    pending.op.launch = Launch{kind, kernel, stage, mb, {}};
+    pending.op.launch.kind = kind;
+    pending.op.launch.kernel = kernel;
+    pending.op.launch.stage = stage;
+    pending.op.launch.microbatch = mb;
+    pending.op.launch.buffers.reserve(roles.size() + (extra ? 1 : 0));
     pending.action = pending.lastAction = action;
-    for (const auto &[role, index, write] : roles) {
-      if (index == kNone)
-        continue;
-      pending.op.launch.buffers.push_back({role, slotOf(index)});
-      pending.accesses.push_back({index, write});
-    }
-    ops.push_back(std::move(pending));
+    pending.firstAccess = accesses.size();
+    auto add = [&](const RoleBuffer &buffer) {
+      if (buffer.index == kNone)
+        return;
+      pending.op.launch.buffers.push_back({buffer.role, slotOf(buffer.index)});
+      accesses.push_back({buffer.index, buffer.write});
+    };
+    for (const RoleBuffer &buffer : roles)
+      add(buffer);
+    if (extra)
+      add(*extra);
+    pending.endAccess = accesses.size();
     return std::nullopt;
   }
 
@@ -165,16 +230,16 @@ private:
                     ? buffer(BufferKind::Activation, prev, mb)
                     : buffer(BufferKind::ReceivedActivation, stage, mb);
     int output = buffer(BufferKind::Activation, stage, mb);
-    if (auto error =
-            launch(action, "forward", kernels.forward, stage, mb,
-                   {{"input", input, false},
-                    {"saved", buffer(BufferKind::Saved, stage, mb), true},
-                    {"output", output, true}}))
+    if (auto error = launch(
+            action, LaunchKind::Forward, kernels.forward, stage, mb,
+            {{BufferRole::Input, input, false},
+             {BufferRole::Saved, buffer(BufferKind::Saved, stage, mb), true},
+             {BufferRole::Output, output, true}}))
       return error;
     if (schedule.nextStage(stage) < 0 && !kernels.loss.empty())
-      return launch(action, "loss", kernels.loss, stage, mb,
-                    {{"input", output, false},
-                     {"grad_output",
+      return launch(action, LaunchKind::Loss, kernels.loss, stage, mb,
+                    {{BufferRole::Input, output, false},
+                     {BufferRole::GradOutput,
                       buffer(BufferKind::OutputGradient, stage, mb), true}});
     return std::nullopt;
   }
@@ -188,30 +253,31 @@ private:
                     : isLocal(prev)
                         ? buffer(BufferKind::OutputGradient, prev, mb)
                         : buffer(BufferKind::InputGradient, stage, mb);
-    std::vector<std::tuple<std::string, int, bool>> reads = {
-        {"saved", buffer(BufferKind::Saved, stage, mb), false},
-        {"grad_output", buffer(BufferKind::OutputGradient, stage, mb), false}};
-    auto withGradInput = reads;
-    withGradInput.emplace_back("grad_input", gradInput, true);
+    RoleBuffer saved{BufferRole::Saved, buffer(BufferKind::Saved, stage, mb),
+                     false};
+    RoleBuffer gradOutput{BufferRole::GradOutput,
+                          buffer(BufferKind::OutputGradient, stage, mb), false};
+    RoleBuffer written{BufferRole::GradInput, gradInput, true};
 
     switch (kind) {
     case ActionKind::BackwardInput:
-      return launch(action, "backward_input", kernels.backwardInput, stage, mb,
-                    withGradInput);
+      return launch(action, LaunchKind::BackwardInput, kernels.backwardInput,
+                    stage, mb, {saved, gradOutput}, &written);
     case ActionKind::BackwardWeight:
-      return launch(action, "backward_weight", kernels.backwardWeight, stage,
-                    mb, reads);
+      return launch(action, LaunchKind::BackwardWeight, kernels.backwardWeight,
+                    stage, mb, {saved, gradOutput});
     default:
       if (!kernels.backward.empty() ||
           (kernels.backwardInput.empty() && kernels.backwardWeight.empty()))
-        return launch(action, "backward", kernels.backward, stage, mb,
-                      withGradInput);
+        return launch(action, LaunchKind::Backward, kernels.backward, stage, mb,
+                      {saved, gradOutput}, &written);
       // B = I + W when the stage has no fused backward kernel.
-      if (auto error = launch(action, "backward_input", kernels.backwardInput,
-                              stage, mb, withGradInput))
+      if (auto error =
+              launch(action, LaunchKind::BackwardInput, kernels.backwardInput,
+                     stage, mb, {saved, gradOutput}, &written))
         return error;
-      return launch(action, "backward_weight", kernels.backwardWeight, stage,
-                    mb, reads);
+      return launch(action, LaunchKind::BackwardWeight, kernels.backwardWeight,
+                    stage, mb, {saved, gradOutput});
     }
   }
 
@@ -259,11 +325,11 @@ private:
                           ops.back().op.kind == RuntimeOp::TransferGroup &&
                           ops.back().lastAction == action - 1;
     if (!continuesGroup) {
-      PendingOp group;
+      PendingOp &group = ops.emplace_back();
       group.op.kind = RuntimeOp::TransferGroup;
       group.op.stream = CommStream;
       group.action = action;
-      ops.push_back(std::move(group));
+      group.firstAccess = group.endAccess = accesses.size();
     }
     PendingOp &group = ops.back();
     group.lastAction = action;
@@ -278,8 +344,10 @@ private:
     group.op.transfers.push_back(
         Transfer{isSend, comm.payload, comm.stage, comm.microbatch, comm.peer,
                  index == kNone ? Slot{} : slotOf(index), tag});
-    if (index != kNone)
-      group.accesses.push_back({index, !isSend});
+    if (index != kNone) {
+      accesses.push_back({index, !isSend});
+      group.endAccess = accesses.size();
+    }
   }
 
   /// Adds the waits each op needs and the records they wait for.
@@ -302,7 +370,9 @@ private:
     std::array<std::array<int, kNumStreams>, kNumStreams> waitedUpTo;
     for (auto &row : waitedUpTo)
       row.fill(kNone);
-    std::vector<std::vector<int>> waitsBefore(ops.size());
+    // With two streams an op waits for at most the one other stream.
+    std::vector<std::array<int, kNumStreams>> waitsBefore(
+        ops.size(), std::array<int, kNumStreams>{kNone, kNone});
     std::vector<bool> recordAfter(ops.size(), false);
 
     for (int opIndex = 0; opIndex < static_cast<int>(ops.size()); ++opIndex) {
@@ -317,7 +387,9 @@ private:
       }
 
       std::array<int, kNumStreams> needed{kNone, kNone};
-      for (const Access &access : pending.accesses) {
+      auto opAccesses = std::span(accesses).subspan(
+          pending.firstAccess, pending.endAccess - pending.firstAccess);
+      for (const Access &access : opAccesses) {
         if (lastWriter[access.buffer] != kNone)
           needed[ops[lastWriter[access.buffer]].op.stream] =
               std::max(needed[ops[lastWriter[access.buffer]].op.stream],
@@ -334,10 +406,10 @@ private:
         if (other == stream || needed[other] <= waitedUpTo[stream][other])
           continue;
         waitedUpTo[stream][other] = needed[other];
-        waitsBefore[opIndex].push_back(needed[other]);
+        waitsBefore[opIndex][other] = needed[other];
         recordAfter[needed[other]] = true;
       }
-      for (const Access &access : pending.accesses) {
+      for (const Access &access : opAccesses) {
         if (access.write) {
           lastWriter[access.buffer] = opIndex;
           allocated[access.buffer] = true;
@@ -347,24 +419,28 @@ private:
     }
 
     std::vector<int> eventOf(ops.size(), kNone);
+    size_t numOps = ops.size();
+    for (int opIndex = 0; opIndex < static_cast<int>(ops.size()); ++opIndex)
+      numOps += (waitsBefore[opIndex][0] != kNone) +
+                (waitsBefore[opIndex][1] != kNone) + recordAfter[opIndex];
+    result.ops.reserve(numOps);
     for (int opIndex = 0; opIndex < static_cast<int>(ops.size()); ++opIndex) {
       for (int waited : waitsBefore[opIndex]) {
-        RuntimeOp wait{RuntimeOp::WaitEvent,
-                       ops[opIndex].op.stream,
-                       {},
-                       {},
-                       eventOf[waited]};
-        result.ops.push_back(wait);
+        if (waited == kNone)
+          continue;
+        RuntimeOp &wait = result.ops.emplace_back();
+        wait.kind = RuntimeOp::WaitEvent;
+        wait.stream = ops[opIndex].op.stream;
+        wait.event = eventOf[waited];
       }
       result.ops.push_back(std::move(ops[opIndex].op));
       if (recordAfter[opIndex]) {
         eventOf[opIndex] = result.numEvents++;
-        RuntimeOp record{RuntimeOp::RecordEvent,
-                         result.ops.back().stream,
-                         {},
-                         {},
-                         eventOf[opIndex]};
-        result.ops.push_back(record);
+        int stream = result.ops.back().stream;
+        RuntimeOp &record = result.ops.emplace_back();
+        record.kind = RuntimeOp::RecordEvent;
+        record.stream = stream;
+        record.event = eventOf[opIndex];
       }
     }
   }
@@ -373,9 +449,10 @@ private:
   const schedule::CostModel &costs;
   const plan::RankPlan &plan;
   int rank;
-  std::map<std::tuple<BufferKind, int, int>, int> bufferIndex;
-  std::set<int> localStages;
+  plan::BufferIndex bufferIndex;
+  std::vector<bool> localStages;
   std::vector<PendingOp> ops;
+  std::vector<Access> accesses; // of all ops, in op order
 };
 } // namespace
 
@@ -393,9 +470,13 @@ pipeweave::lower::lowerToRuntime(const schedule::Schedule &schedule,
             RankLowering(schedule, costs, buffers.ranks[rank], rank, stageRanks)
                 .run(program))
       return error;
+    const std::string *last = nullptr;
     for (const RuntimeOp &op : program.ops)
-      if (op.kind == RuntimeOp::LaunchKernel)
+      if (op.kind == RuntimeOp::LaunchKernel &&
+          (!last || *last != op.launch.kernel)) {
         kernels.insert(op.launch.kernel);
+        last = &op.launch.kernel;
+      }
     result.ranks.push_back(std::move(program));
   }
   result.kernels.assign(kernels.begin(), kernels.end());

@@ -13,6 +13,7 @@
 
 #include "passes/BufferPlan/BufferPlan.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,15 +32,28 @@ struct Slot {
   friend bool operator==(const Slot &, const Slot &) = default;
 };
 
-/// One tensor a kernel reads or writes, by role: "input", "output",
-/// "saved", "grad_output" or "grad_input".
+/// What a kernel launch computes; the names are those of `pwrt.launch`.
+enum class LaunchKind : uint8_t {
+  Forward,
+  BackwardInput,
+  BackwardWeight,
+  Backward,
+  Loss
+};
+const char *launchKindName(LaunchKind kind);
+
+/// The role of a tensor a kernel reads or writes; the names are those of
+/// `pwrt.launch`'s buffer list.
+enum class BufferRole : uint8_t { Input, Output, Saved, GradOutput, GradInput };
+const char *bufferRoleName(BufferRole role);
+
 struct KernelBuffer {
-  std::string role;
+  BufferRole role = BufferRole::Input;
   Slot slot;
 };
 
 struct Launch {
-  std::string kind; // forward, backward_input, backward_weight, backward, loss
+  LaunchKind kind = LaunchKind::Forward;
   std::string kernel;
   int stage = 0;
   int microbatch = 0;

@@ -88,7 +88,20 @@ def RuntimeToEmitC : Pass<"runtime-to-emitc", "mlir::ModuleOp"> {
     rank and returns the step's `pwrt_status`, and `NAME_num_ranks()`
     returns R. `mlir-translate --mlir-to-cpp` (or `pwc --emit=cpp`) prints
     the C++.
+
+    When some rank of the program makes more than `table-threshold` calls,
+    every rank's calls become a constant table instead
+    (`static const int32_t NAME_rank<r>_calls[]`, one record of
+    PWRT_CG_RECORD_WIDTH fields per call, and `NAME_rank<r>_slots[]`, its
+    pool slots) that one `pwrt_cg_run` call issues with the same runtime
+    behaviour: the flat form of a large schedule is hundreds of thousands of
+    lines that compilers take long to build and to compile.
   }];
+  let options = [
+    Option<"tableThreshold", "table-threshold", "int64_t", /*default=*/"4096",
+           "Use the table form when some rank makes more than this many "
+           "runtime calls (0: always, -1: never)">
+  ];
   let dependentDialects = ["::mlir::emitc::EmitCDialect"];
 }
 
@@ -97,8 +110,15 @@ def RuntimeToLLVM : Pass<"runtime-to-llvm", "mlir::ModuleOp"> {
                 "the runtime's code-generation API";
   let description = [{
     The same functions as --runtime-to-emitc, as LLVM dialect, ready for
-    translation to LLVM IR and an object file.
+    translation to LLVM IR and an object file; above `table-threshold`
+    calls per rank, each rank's calls are a constant global array
+    (`NAME_rank<r>_calls`, `NAME_rank<r>_slots`) issued by `pwrt_cg_run`.
   }];
+  let options = [
+    Option<"tableThreshold", "table-threshold", "int64_t", /*default=*/"4096",
+           "Use the table form when some rank makes more than this many "
+           "runtime calls (0: always, -1: never)">
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 

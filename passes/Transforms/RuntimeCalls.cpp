@@ -2,113 +2,387 @@
 
 #include "passes/Transforms/RuntimeCalls.h"
 
-#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/DenseMap.h"
 
+#include <cstring>
 #include <set>
 
 using namespace mlir;
 using namespace pipeweave;
 
-std::string pipeweave::kernelListOf(pwrt::ProgramOp program) {
+std::vector<std::string> pipeweave::kernelsOf(pwrt::ProgramOp program) {
+  llvm::DenseSet<StringAttr> seen;
   std::set<std::string> names;
-  program.walk(
-      [&](pwrt::LaunchOp launch) { names.insert(launch.getKernel().str()); });
-  return llvm::join(names, ",");
+  program.walk([&](pwrt::LaunchOp launch) {
+    if (seen.insert(launch.getKernelAttr()).second)
+      names.insert(launch.getKernel().str());
+  });
+  return {names.begin(), names.end()};
 }
 
-static int32_t kindCode(StringRef kind) {
-  return llvm::StringSwitch<int32_t>(kind)
-      .Case("forward", 0)
-      .Case("backward_input", 1)
-      .Case("backward_weight", 2)
-      .Case("backward", 3)
-      .Default(4); // loss
-}
-
-static CallArg i32(int64_t value) { return {CallArg::I32, value, {}}; }
-static CallArg i64(int64_t value) { return {CallArg::I64, value, {}}; }
-static CallArg str(std::string text) { return {CallArg::String, 0, text}; }
-
-std::vector<RuntimeCall> pipeweave::runtimeCallsOf(pwrt::ProgramOp program,
-                                                   pwrt::RankOp rank,
-                                                   StringRef kernelList) {
-  llvm::SmallVector<StringRef> kernels;
-  kernelList.split(kernels, ',', -1, false);
-
-  // Streams and events are numbered in order of definition.
-  llvm::DenseMap<Value, int64_t> numberOf;
-  int64_t streams = 0, events = 0;
+/// Whether `rank` makes more than `limit` calls; stops counting there.
+static bool hasMoreCallsThan(pwrt::RankOp rank, int64_t limit) {
+  int64_t calls = 0;
   for (Operation &op : rank.getBody().front()) {
-    if (auto stream = dyn_cast<pwrt::StreamOp>(op))
-      numberOf[stream] = streams++;
-    if (auto record = dyn_cast<pwrt::RecordOp>(op))
-      numberOf[record] = events++;
+    if (isa<pwrt::LaunchOp, pwrt::RecordOp, pwrt::WaitOp>(op))
+      ++calls;
+    else if (auto group = dyn_cast<pwrt::P2PGroupOp>(op))
+      calls += 2 + group.getBody().front().getOperations().size();
+    if (calls > limit)
+      return true;
   }
+  return false;
+}
 
-  std::vector<RuntimeCall> calls;
-  calls.push_back({"pwrt_cg_rank_begin",
-                   {str(program.getSymName().str()), i32(program.getRanks()),
-                    i32(rank.getRank()), i64(rank.getPool()), i32(events),
-                    str(kernelList.str())},
-                   ""});
-  auto slotArgs = [](DictionaryAttr buffers, StringRef role,
-                     std::vector<CallArg> &args) {
-    auto slot = buffers.getAs<DenseI64ArrayAttr>(role);
-    args.push_back(i64(slot ? slot[0] : -1));
-    args.push_back(i64(slot ? slot[1] : 0));
+bool pipeweave::usesTables(pwrt::ProgramOp program, int64_t threshold) {
+  if (threshold < 0)
+    return false;
+  for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>())
+    if (hasMoreCallsThan(rank, threshold))
+      return true;
+  return false;
+}
+
+/// PWRT_CG_FORWARD ... PWRT_CG_LOSS.
+static int32_t kindCode(pwrt::LaunchKind kind) {
+  switch (kind) {
+  case pwrt::LaunchKind::Forward:
+    return 0;
+  case pwrt::LaunchKind::BackwardInput:
+    return 1;
+  case pwrt::LaunchKind::BackwardWeight:
+    return 2;
+  case pwrt::LaunchKind::Backward:
+    return 3;
+  case pwrt::LaunchKind::Loss:
+    return 4;
+  }
+  llvm_unreachable("unknown launch kind");
+}
+
+RankCalls pipeweave::runtimeCallsOf(pwrt::RankOp rank,
+                                    ArrayRef<std::string> kernels) {
+  // Streams and events are numbered in order of definition (which comes
+  // before every use).
+  llvm::DenseMap<Value, int32_t> numberOf;
+  int32_t streams = 0;
+  RankCalls result;
+  std::vector<RuntimeCall> &calls = result.calls;
+  llvm::DenseMap<StringAttr, int32_t> kernelIndex;
+  auto indexOf = [&](StringAttr kernel) {
+    auto [it, inserted] = kernelIndex.try_emplace(kernel, 0);
+    if (inserted)
+      it->second = llvm::find(kernels, kernel.getValue()) - kernels.begin();
+    return it->second;
   };
+
+  constexpr pwrt::Slot kNone{-1, 0};
   for (Operation &op : rank.getBody().front()) {
-    if (auto launch = dyn_cast<pwrt::LaunchOp>(op)) {
-      int64_t kernel =
-          llvm::find(kernels, launch.getKernel()) - kernels.begin();
+    if (auto stream = dyn_cast<pwrt::StreamOp>(op)) {
+      numberOf[stream] = streams++;
+    } else if (auto launch = dyn_cast<pwrt::LaunchOp>(op)) {
+      RuntimeCall &call = calls.emplace_back();
+      call.kind = CallKind::Launch;
+      call.op = launch;
+      call.stream = numberOf.lookup(launch.getStream());
       int32_t kind = kindCode(launch.getKind());
-      std::vector<CallArg> args = {i32(numberOf[launch.getStream()]),
-                                   i32(kernel), i32(kind),
-                                   i32(launch.getStage()), i32(launch.getMb())};
+      call.fields = {indexOf(launch.getKernelAttr()), kind,
+                     static_cast<int32_t>(launch.getStage()),
+                     static_cast<int32_t>(launch.getMb()), 0};
       // Positions by kind, as pwrt_codegen.h documents.
-      DictionaryAttr buffers = launch.getBuffers();
-      bool forward = kind == 0, loss = kind == 4;
-      StringRef in0 = forward || loss ? "input" : "grad_output";
-      StringRef in1 = forward || loss ? "" : "saved";
-      StringRef out0 = forward ? "output" : loss ? "grad_output" : "grad_input";
-      StringRef out1 = forward ? "saved" : "";
-      for (StringRef role : {in0, in1, out0, out1})
-        slotArgs(buffers, role, args);
-      calls.push_back(
-          {"pwrt_cg_launch", args,
-           (launch.getKind() + " stage " + Twine(launch.getStage()) + " mb " +
-            Twine(launch.getMb()) + ": " + launch.getKernel())
-               .str()});
+      const pwrt::LaunchBuffers &buffers = launch.getBuffers();
+      auto slot = [&](pwrt::LaunchRole role) {
+        return buffers.get(role).value_or(kNone);
+      };
+      using Role = pwrt::LaunchRole;
+      bool forward = launch.getKind() == pwrt::LaunchKind::Forward;
+      bool loss = launch.getKind() == pwrt::LaunchKind::Loss;
+      if (forward || loss)
+        call.slots = {slot(Role::Input), kNone,
+                      slot(forward ? Role::Output : Role::GradOutput),
+                      forward ? slot(Role::Saved) : kNone};
+      else
+        call.slots = {slot(Role::GradOutput), slot(Role::Saved),
+                      slot(Role::GradInput), kNone};
     } else if (auto record = dyn_cast<pwrt::RecordOp>(op)) {
-      calls.push_back({"pwrt_cg_record",
-                       {i32(numberOf[record.getStream()]),
-                        i32(numberOf[record.getEvent()])},
-                       ""});
+      RuntimeCall &call = calls.emplace_back();
+      call.kind = CallKind::Record;
+      call.op = record;
+      call.stream = numberOf.lookup(record.getStream());
+      call.fields[0] = result.numEvents;
+      numberOf[record] = result.numEvents++;
     } else if (auto wait = dyn_cast<pwrt::WaitOp>(op)) {
-      calls.push_back(
-          {"pwrt_cg_wait",
-           {i32(numberOf[wait.getStream()]), i32(numberOf[wait.getEvent()])},
-           ""});
+      RuntimeCall &call = calls.emplace_back();
+      call.kind = CallKind::Wait;
+      call.op = wait;
+      call.stream = numberOf.lookup(wait.getStream());
+      call.fields[0] = numberOf.lookup(wait.getEvent());
     } else if (auto group = dyn_cast<pwrt::P2PGroupOp>(op)) {
-      int64_t stream = numberOf[group.getStream()];
-      calls.push_back({"pwrt_cg_group_begin", {i32(stream)}, ""});
+      int32_t stream = numberOf.lookup(group.getStream());
+      calls.push_back({CallKind::GroupBegin, stream, {}, {}, group});
       for (Operation &transfer : group.getBody().front()) {
-        auto emit = [&](auto t, StringRef callee) {
-          calls.push_back(
-              {callee.str(),
-               {i32(stream), i32(t.getPeer()), i32(t.getTag()),
-                i32(t.getPayload() == "activation" ? 0 : 1), i32(t.getStage()),
-                i32(t.getMb()), i64(t.getOffset()), i64(t.getBytes())},
-               ""});
+        auto add = [&](auto t, CallKind kind) {
+          RuntimeCall &call = calls.emplace_back();
+          call.kind = kind;
+          call.op = t;
+          call.stream = stream;
+          call.fields = {static_cast<int32_t>(t.getPeer()),
+                         static_cast<int32_t>(t.getTag()),
+                         t.getPayload() == pwrt::Payload::Activation ? 0 : 1,
+                         static_cast<int32_t>(t.getStage()),
+                         static_cast<int32_t>(t.getMb())};
+          call.slots[0] = {t.getOffset(), t.getBytes()};
         };
         if (auto send = dyn_cast<pwrt::SendOp>(transfer))
-          emit(send, "pwrt_cg_send");
+          add(send, CallKind::Send);
         else if (auto recv = dyn_cast<pwrt::RecvOp>(transfer))
-          emit(recv, "pwrt_cg_recv");
+          add(recv, CallKind::Recv);
       }
-      calls.push_back({"pwrt_cg_group_end", {i32(stream)}, ""});
+      calls.push_back({CallKind::GroupEnd, stream, {}, {}, group});
     }
   }
-  calls.push_back({"pwrt_cg_rank_end", {}, ""});
-  return calls;
+  return result;
+}
+
+StringRef pipeweave::calleeOf(const RuntimeCall &call) {
+  switch (call.kind) {
+  case CallKind::Launch:
+    return "pwrt_cg_launch";
+  case CallKind::Record:
+    return "pwrt_cg_record";
+  case CallKind::Wait:
+    return "pwrt_cg_wait";
+  case CallKind::GroupBegin:
+    return "pwrt_cg_group_begin";
+  case CallKind::Send:
+    return "pwrt_cg_send";
+  case CallKind::Recv:
+    return "pwrt_cg_recv";
+  case CallKind::GroupEnd:
+    return "pwrt_cg_group_end";
+  }
+  llvm_unreachable("unknown call kind");
+}
+
+SmallVector<CallArg, 13> pipeweave::argumentsOf(const RuntimeCall &call) {
+  auto i32 = [](int64_t value) { return CallArg{CallArg::I32, value}; };
+  auto i64 = [](int64_t value) { return CallArg{CallArg::I64, value}; };
+  SmallVector<CallArg, 13> args = {i32(call.stream)};
+  switch (call.kind) {
+  case CallKind::Launch:
+    for (int32_t field : ArrayRef(call.fields).take_front(4))
+      args.push_back(i32(field));
+    for (const pwrt::Slot &slot : call.slots) {
+      args.push_back(i64(slot.offset));
+      args.push_back(i64(slot.bytes));
+    }
+    break;
+  case CallKind::Record:
+  case CallKind::Wait:
+    args.push_back(i32(call.fields[0]));
+    break;
+  case CallKind::GroupBegin:
+  case CallKind::GroupEnd:
+    break;
+  case CallKind::Send:
+  case CallKind::Recv:
+    for (int32_t field : call.fields)
+      args.push_back(i32(field));
+    args.push_back(i64(call.slots[0].offset));
+    args.push_back(i64(call.slots[0].bytes));
+    break;
+  }
+  return args;
+}
+
+std::string pipeweave::commentOf(const RuntimeCall &call) {
+  auto launch = dyn_cast_or_null<pwrt::LaunchOp>(call.op);
+  if (!launch)
+    return "";
+  return (pwrt::stringifyLaunchKind(launch.getKind()) + " stage " +
+          Twine(launch.getStage()) + " mb " + Twine(launch.getMb()) + ": " +
+          launch.getKernel())
+      .str();
+}
+
+namespace {
+/// Numbers distinct slots in order of first use. An open-addressing table:
+/// a rank looks slots up hundreds of thousands of times but has few.
+class SlotNumbering {
+public:
+  explicit SlotNumbering(std::vector<int64_t> &slots) : slots(slots) {
+    entries.assign(64, Entry{});
+  }
+
+  int32_t numberOf(const pwrt::Slot &slot) {
+    if (slot.offset < 0)
+      return -1;
+    size_t mask = entries.size() - 1;
+    uint64_t hash = static_cast<uint64_t>(slot.offset) * 0x9E3779B97F4A7C15ull ^
+                    static_cast<uint64_t>(slot.bytes) * 0xC2B2AE3D27D4EB4Full;
+    for (size_t i = (hash >> 20) & mask;; i = (i + 1) & mask) {
+      Entry &entry = entries[i];
+      if (entry.number < 0) {
+        entry = {slot.offset, slot.bytes,
+                 static_cast<int32_t>(slots.size() / 2)};
+        slots.push_back(slot.offset);
+        slots.push_back(slot.bytes);
+        if (++used * 2 > entries.size())
+          grow();
+        return static_cast<int32_t>(slots.size() / 2 - 1);
+      }
+      if (entry.offset == slot.offset && entry.bytes == slot.bytes)
+        return entry.number;
+    }
+  }
+
+private:
+  struct Entry {
+    int64_t offset = 0, bytes = 0;
+    int32_t number = -1;
+  };
+
+  void grow() {
+    std::vector<Entry> old = std::move(entries);
+    entries.assign(old.size() * 2, Entry{});
+    size_t mask = entries.size() - 1;
+    for (const Entry &entry : old) {
+      if (entry.number < 0)
+        continue;
+      uint64_t hash =
+          static_cast<uint64_t>(entry.offset) * 0x9E3779B97F4A7C15ull ^
+          static_cast<uint64_t>(entry.bytes) * 0xC2B2AE3D27D4EB4Full;
+      size_t i = (hash >> 20) & mask;
+      while (entries[i].number >= 0)
+        i = (i + 1) & mask;
+      entries[i] = entry;
+    }
+  }
+
+  std::vector<int64_t> &slots;
+  std::vector<Entry> entries;
+  size_t used = 0;
+};
+} // namespace
+
+CallTable pipeweave::tableOf(ArrayRef<RuntimeCall> calls) {
+  CallTable table;
+  table.records.reserve(calls.size() * kRecordWidth);
+  SlotNumbering numbering(table.slots);
+  auto indexOf = [&](const pwrt::Slot &slot) {
+    return numbering.numberOf(slot);
+  };
+  for (const RuntimeCall &call : calls) {
+    std::array<int32_t, kRecordWidth> record{};
+    record[0] = static_cast<int32_t>(call.kind);
+    record[1] = call.stream;
+    switch (call.kind) {
+    case CallKind::Launch:
+      for (int i = 0; i < 4; ++i)
+        record[2 + i] = call.fields[i];
+      for (int i = 0; i < 4; ++i)
+        record[6 + i] = indexOf(call.slots[i]);
+      break;
+    case CallKind::Record:
+    case CallKind::Wait:
+      record[2] = call.fields[0];
+      break;
+    case CallKind::GroupBegin:
+    case CallKind::GroupEnd:
+      break;
+    case CallKind::Send:
+    case CallKind::Recv:
+      for (int i = 0; i < 5; ++i)
+        record[2 + i] = call.fields[i];
+      record[7] = indexOf(call.slots[0]);
+      break;
+    }
+    table.records.insert(table.records.end(), record.begin(), record.end());
+  }
+  return table;
+}
+
+/// Writes `value` in decimal at `out`; returns the end.
+static char *writeInteger(char *out, int64_t value) {
+  uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value)
+                                 : static_cast<uint64_t>(value);
+  if (value < 0)
+    *out++ = '-';
+  if (magnitude < 10) { // most fields
+    *out++ = static_cast<char>('0' + magnitude);
+    return out;
+  }
+  char digits[20];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + magnitude % 10);
+    magnitude /= 10;
+  } while (magnitude);
+  while (count)
+    *out++ = digits[--count];
+  return out;
+}
+
+static char *writeText(char *out, StringRef text) {
+  std::memcpy(out, text.data(), text.size());
+  return out + text.size();
+}
+
+// Tables hold millions of integers: each line is formatted into a local
+// buffer and appended once.
+
+std::string pipeweave::recordsInitializer(const CallTable &table,
+                                          ArrayRef<std::string> kernels) {
+  std::string text = "{\n";
+  text.reserve(table.records.size() * 3 + 64);
+  size_t longestKernel = 0;
+  for (const std::string &kernel : kernels)
+    longestKernel = std::max(longestKernel, kernel.size());
+  std::vector<char> line(kRecordWidth * 22 + 80 + longestKernel);
+  for (int64_t i = 0; i < table.numRecords(); ++i) {
+    const int32_t *record = &table.records[i * kRecordWidth];
+    char *out = line.data();
+    *out++ = ' ';
+    *out++ = ' ';
+    for (int field = 0; field < kRecordWidth; ++field) {
+      out = writeInteger(out, record[field]);
+      *out++ = ',';
+      if (field + 1 < kRecordWidth)
+        *out++ = ' ';
+    }
+    // A launch's fields 2..5: kernel, kind code (the LaunchKind order),
+    // stage, mb.
+    if (record[0] == static_cast<int32_t>(CallKind::Launch) && record[3] >= 0 &&
+        record[3] < pwrt::kNumLaunchKinds && record[2] >= 0 &&
+        record[2] < static_cast<int32_t>(kernels.size())) {
+      out = writeText(out, " // ");
+      out = writeText(out, pwrt::stringifyLaunchKind(
+                               static_cast<pwrt::LaunchKind>(record[3])));
+      out = writeText(out, " stage ");
+      out = writeInteger(out, record[4]);
+      out = writeText(out, " mb ");
+      out = writeInteger(out, record[5]);
+      out = writeText(out, ": ");
+      out = writeText(out, kernels[record[2]]);
+    }
+    *out++ = '\n';
+    text.append(line.data(), out);
+  }
+  text += "}";
+  return text;
+}
+
+std::string pipeweave::slotsInitializer(const CallTable &table) {
+  std::string text = "{\n";
+  char line[64];
+  for (int64_t i = 0; i < table.numSlots(); ++i) {
+    char *out = writeText(line, "  ");
+    out = writeInteger(out, table.slots[2 * i]);
+    out = writeText(out, ", ");
+    out = writeInteger(out, table.slots[2 * i + 1]);
+    out = writeText(out, ",\n");
+    text.append(line, out);
+  }
+  text += "}";
+  return text;
 }

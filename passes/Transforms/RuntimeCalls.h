@@ -1,7 +1,11 @@
 //===- RuntimeCalls.h - pwrt ops as runtime calls ---------------*- C++ -*-===//
 //
-// The C and LLVM lowerings of the pwrt dialect emit the same sequence of
-// pwrt_cg_* calls (pwrt/pwrt_codegen.h); this describes that sequence once.
+// The C and LLVM lowerings of the pwrt dialect issue the same runtime calls
+// (pwrt/pwrt_codegen.h), in one of two forms: a flat sequence of pwrt_cg_*
+// calls (readable, for small programs) or, per rank, a constant table of
+// fixed-width records that pwrt_cg_run interprets (for large programs,
+// whose flat form takes the compilers seconds). This describes the calls
+// and both forms once.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,36 +14,103 @@
 
 #include "dialect/Runtime/RuntimeDialect.h"
 
+#include <array>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace pipeweave {
 
-/// One argument after the context: an integer of the given width or a
-/// string literal.
-struct CallArg {
-  enum Kind { I32, I64, String } kind;
-  int64_t value = 0;
-  std::string text;
+/// What a call between pwrt_cg_rank_begin and pwrt_cg_rank_end does; the
+/// values are the table's PWRT_CG_OP_* codes.
+enum class CallKind : int32_t {
+  Launch = 0,
+  Record = 1,
+  Wait = 2,
+  GroupBegin = 3,
+  Send = 4,
+  Recv = 5,
+  GroupEnd = 6,
 };
 
-/// One runtime call of a rank function, with a comment for readers.
+/// Int32 fields per table record (PWRT_CG_RECORD_WIDTH).
+constexpr int kRecordWidth = 10;
+
+/// One runtime call of a rank's step.
 struct RuntimeCall {
-  std::string callee;
-  std::vector<CallArg> args;
-  std::string comment; // e.g. "forward stage 0 mb 3", may be empty
+  CallKind kind = CallKind::Launch;
+  int32_t stream = 0;
+  /// Launch: kernel index, kind code (PWRT_CG_FORWARD...), stage, mb.
+  /// Send/Recv: peer, tag, payload (0 activation, 1 gradient), stage, mb.
+  /// Record/Wait: event.
+  std::array<int32_t, 5> fields{};
+  /// Launch: in0, in1, out0, out1 by kind, as pwrt_codegen.h documents;
+  /// Send/Recv: the slot in slots[0]. An absent buffer has offset -1.
+  std::array<pwrt::Slot, 4> slots{};
+  /// The op the call comes from, for comments.
+  mlir::Operation *op = nullptr;
 };
 
-/// The calls of rank `rank` of `program`, begin to end; `kernelList` is
-/// kernelListOf(program).
-std::vector<RuntimeCall> runtimeCallsOf(pwrt::ProgramOp program,
-                                        pwrt::RankOp rank,
-                                        llvm::StringRef kernelList);
+/// The calls of a rank between pwrt_cg_rank_begin and pwrt_cg_rank_end.
+struct RankCalls {
+  std::vector<RuntimeCall> calls;
+  int32_t numEvents = 0; // the rank's pwrt.record ops
+};
 
-/// Comma-separated kernel names that `program` launches, sorted; the kernel
-/// argument of pwrt_cg_launch indexes this list.
-std::string kernelListOf(pwrt::ProgramOp program);
+/// The calls of `rank`; `kernels` is kernelsOf(program).
+RankCalls runtimeCallsOf(pwrt::RankOp rank,
+                         llvm::ArrayRef<std::string> kernels);
+
+/// The kernel names `program` launches, sorted; the kernel argument of
+/// pwrt_cg_launch indexes this list.
+std::vector<std::string> kernelsOf(pwrt::ProgramOp program);
+
+/// Whether the code of `program` uses the table form: some rank makes
+/// more than `threshold` calls (a negative threshold: never).
+bool usesTables(pwrt::ProgramOp program, int64_t threshold);
+
+//===----------------------------------------------------------------------===//
+// The flat form
+//===----------------------------------------------------------------------===//
+
+/// One argument of a flat call after the context.
+struct CallArg {
+  enum Kind { I32, I64 } kind;
+  int64_t value = 0;
+};
+
+/// The pwrt_cg_* function that issues `call` and its arguments after the
+/// context.
+llvm::StringRef calleeOf(const RuntimeCall &call);
+llvm::SmallVector<CallArg, 13> argumentsOf(const RuntimeCall &call);
+
+/// A comment naming the compute action of a launch ("forward stage 0 mb 3:
+/// f"); empty for other calls.
+std::string commentOf(const RuntimeCall &call);
+
+//===----------------------------------------------------------------------===//
+// The table form
+//===----------------------------------------------------------------------===//
+
+/// A rank's calls as pwrt_cg_run takes them: kRecordWidth int32 per call,
+/// slots referred to by index into `slots` (offset, bytes pairs).
+struct CallTable {
+  std::vector<int32_t> records;
+  std::vector<int64_t> slots;
+  int64_t numRecords() const { return records.size() / kRecordWidth; }
+  int64_t numSlots() const { return slots.size() / 2; }
+};
+CallTable tableOf(llvm::ArrayRef<RuntimeCall> calls);
+
+/// The C initializer of `table`'s records, one record per line, a comment
+/// naming the compute action of each launch: "{\n  0, 0, ...  // forward
+/// stage 0 mb 0: f\n ...}". Written directly: printing millions of
+/// integers one attribute element at a time takes a large fraction of the
+/// compile time.
+std::string recordsInitializer(const CallTable &table,
+                               llvm::ArrayRef<std::string> kernels);
+
+/// The C initializer of `table`'s slots, one (offset, bytes) pair per line.
+std::string slotsInitializer(const CallTable &table);
 
 } // namespace pipeweave
 

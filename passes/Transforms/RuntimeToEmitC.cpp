@@ -4,6 +4,7 @@
 #include "passes/Transforms/RuntimeCalls.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
 
 namespace pipeweave {
 #define GEN_PASS_DEF_RUNTIMETOEMITC
@@ -14,70 +15,91 @@ using namespace mlir;
 using namespace pipeweave;
 
 namespace {
-struct RuntimeToEmitCPass
-    : pipeweave::impl::RuntimeToEmitCBase<RuntimeToEmitCPass> {
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
-    auto programs = llvm::to_vector(module.getOps<pwrt::ProgramOp>());
-    if (programs.empty())
-      return;
-    OpBuilder builder(module.getBodyRegion());
-    builder.create<emitc::IncludeOp>(module.getLoc(), "pwrt/pwrt_codegen.h",
-                                     /*is_standard_include=*/false);
-    for (pwrt::ProgramOp program : programs) {
-      builder.setInsertionPoint(program);
-      lower(builder, program);
-      program.erase();
+/// `text` as a C string literal.
+std::string cString(StringRef text) {
+  std::string literal = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      literal += '\\';
+      literal += c;
+    } else if (llvm::isPrint(c)) {
+      literal += c;
+    } else {
+      literal += "\\";
+      literal += '0' + ((c >> 6) & 3);
+      literal += '0' + ((c >> 3) & 7);
+      literal += '0' + (c & 7);
     }
   }
+  return literal + "\"";
+}
 
-  static void lower(OpBuilder &builder, pwrt::ProgramOp program) {
-    MLIRContext *context = builder.getContext();
+class EmitCLowering {
+public:
+  EmitCLowering(OpBuilder &builder, int64_t tableThreshold)
+      : builder(builder), context(builder.getContext()),
+        tableThreshold(tableThreshold),
+        ctxType(emitc::PointerType::get(
+            emitc::OpaqueType::get(context, "pwrt_context"))),
+        statusType(emitc::OpaqueType::get(context, "pwrt_status")),
+        i32(builder.getI32Type()), i64(builder.getI64Type()) {}
+
+  void lower(pwrt::ProgramOp program) {
     Location loc = program.getLoc();
-    Type ctxType = emitc::PointerType::get(
-        emitc::OpaqueType::get(context, "pwrt_context"));
-    Type statusType = emitc::OpaqueType::get(context, "pwrt_status");
-    Type i32 = builder.getI32Type();
     StringRef name = program.getSymName();
-    auto specifiers = [&](ArrayRef<StringRef> words) {
-      SmallVector<Attribute> attrs;
-      for (StringRef word : words)
-        attrs.push_back(builder.getStringAttr(word));
-      return builder.getArrayAttr(attrs);
-    };
+    std::vector<std::string> kernels = kernelsOf(program);
+    std::string kernelList = llvm::join(kernels, ",");
+    bool tables = usesTables(program, tableThreshold);
 
     // One function per rank: its whole step as runtime calls.
     SmallVector<emitc::FuncOp> rankFunctions;
-    std::string kernels = kernelListOf(program);
     for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>()) {
-      auto function = builder.create<emitc::FuncOp>(
-          rank.getLoc(), (name + "_rank" + Twine(rank.getRank())).str(),
-          builder.getFunctionType({ctxType}, {}));
-      function.setSpecifiersAttr(specifiers({"static"}));
-      Block *body = function.addEntryBlock();
+      std::string function = (name + "_rank" + Twine(rank.getRank())).str();
+      RankCalls rankCalls = runtimeCallsOf(rank, kernels);
+      std::optional<CallTable> table;
+      if (tables)
+        table = tableOf(rankCalls.calls);
+      // The tables go before the function that reads them.
+      emitc::GlobalOp records, slots;
+      if (table && table->numRecords() > 0) {
+        builder.create<emitc::VerbatimOp>(
+            rank.getLoc(), ("// Rank " + Twine(rank.getRank()) + ": " +
+                            Twine(table->numRecords()) +
+                            " runtime calls as records of "
+                            "PWRT_CG_RECORD_WIDTH fields (pwrt_codegen.h).")
+                               .str());
+        records = createTable(rank.getLoc(), function + "_calls", i32,
+                              table->records.size(),
+                              recordsInitializer(*table, kernels));
+        if (table->numSlots() > 0)
+          slots = createTable(rank.getLoc(), function + "_slots", i64,
+                              table->slots.size(), slotsInitializer(*table));
+      }
+
+      auto func = builder.create<emitc::FuncOp>(
+          rank.getLoc(), function, builder.getFunctionType({ctxType}, {}));
+      func.setSpecifiersAttr(specifiers({"static"}));
+      Block *body = func.addEntryBlock();
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
-      for (const RuntimeCall &call : runtimeCallsOf(program, rank, kernels)) {
-        if (!call.comment.empty())
-          builder.create<emitc::VerbatimOp>(rank.getLoc(),
-                                            "// " + call.comment);
-        SmallVector<Attribute> args = {builder.getIndexAttr(0)};
-        for (const CallArg &arg : call.args) {
-          if (arg.kind == CallArg::String)
-            args.push_back(
-                emitc::OpaqueAttr::get(context, "\"" + arg.text + "\""));
-          else if (arg.kind == CallArg::I32)
-            args.push_back(builder.getI32IntegerAttr(arg.value));
-          else
-            args.push_back(builder.getI64IntegerAttr(arg.value));
-        }
-        builder.create<emitc::CallOpaqueOp>(
-            rank.getLoc(), TypeRange{}, call.callee, ValueRange{ctx},
-            builder.getArrayAttr(args), ArrayAttr());
+      call(rank.getLoc(), "pwrt_cg_rank_begin", ctx,
+           {opaque(cString(name)),
+            builder.getI32IntegerAttr(program.getRanks()),
+            builder.getI32IntegerAttr(rank.getRank()),
+            builder.getI64IntegerAttr(rank.getPool()),
+            builder.getI32IntegerAttr(rankCalls.numEvents),
+            opaque(cString(kernelList))});
+      if (table) {
+        if (records)
+          runTable(rank.getLoc(), ctx, records, slots, *table);
+      } else {
+        for (const RuntimeCall &runtimeCall : rankCalls.calls)
+          flatCall(rank.getLoc(), ctx, runtimeCall);
       }
+      call(rank.getLoc(), "pwrt_cg_rank_end", ctx, {});
       builder.create<emitc::ReturnOp>(rank.getLoc(), Value());
-      rankFunctions.push_back(function);
+      rankFunctions.push_back(func);
     }
 
     // NAME_step: run this process's rank, then report the step's outcome.
@@ -102,21 +124,19 @@ struct RuntimeToEmitCPass
         auto ifOp = builder.create<emitc::IfOp>(loc, isRank,
                                                 /*addThenBlock=*/false,
                                                 /*addElseBlock=*/false);
-        Block *then = builder.createBlock(&ifOp.getThenRegion());
+        builder.createBlock(&ifOp.getThenRegion());
         builder.create<emitc::CallOp>(loc, function, ValueRange{ctx});
         builder.create<emitc::YieldOp>(loc);
         builder.setInsertionPointAfter(ifOp);
-        (void)then;
       }
-      SmallVector<Attribute> args = {
-          builder.getIndexAttr(0),
-          emitc::OpaqueAttr::get(context, ("\"" + name + "\"").str()),
-          builder.getI32IntegerAttr(program.getRanks())};
       Value result =
           builder
               .create<emitc::CallOpaqueOp>(
                   loc, TypeRange{statusType}, "pwrt_cg_result", ValueRange{ctx},
-                  builder.getArrayAttr(args), ArrayAttr())
+                  builder.getArrayAttr(
+                      {builder.getIndexAttr(0), opaque(cString(name)),
+                       builder.getI32IntegerAttr(program.getRanks())}),
+                  ArrayAttr())
               .getResult(0);
       builder.create<emitc::ReturnOp>(loc, result);
     }
@@ -131,6 +151,100 @@ struct RuntimeToEmitCPass
     Value ranks = builder.create<emitc::ConstantOp>(
         loc, i32, builder.getI32IntegerAttr(program.getRanks()));
     builder.create<emitc::ReturnOp>(loc, ranks);
+  }
+
+private:
+  ArrayAttr specifiers(ArrayRef<StringRef> words) {
+    SmallVector<Attribute> attrs;
+    for (StringRef word : words)
+      attrs.push_back(builder.getStringAttr(word));
+    return builder.getArrayAttr(attrs);
+  }
+
+  Attribute opaque(StringRef text) {
+    return emitc::OpaqueAttr::get(context, text);
+  }
+
+  /// `static const T NAME[size] = initializer;`
+  emitc::GlobalOp createTable(Location loc, StringRef name, Type element,
+                              int64_t size, StringRef initializer) {
+    auto arrayType = emitc::ArrayType::get({size}, element);
+    return builder.create<emitc::GlobalOp>(
+        loc, name, arrayType, opaque(initializer),
+        /*extern_specifier=*/false, /*static_specifier=*/true,
+        /*const_specifier=*/true);
+  }
+
+  /// pwrt_cg_run(ctx, NAME_calls, records, NAME_slots or nullptr, slots);
+  void runTable(Location loc, Value ctx, emitc::GlobalOp records,
+                emitc::GlobalOp slots, const CallTable &table) {
+    SmallVector<Value> operands = {ctx, getGlobal(loc, records)};
+    SmallVector<Attribute> args = {
+        builder.getIndexAttr(0), builder.getIndexAttr(1),
+        builder.getI64IntegerAttr(table.numRecords())};
+    if (slots) {
+      operands.push_back(getGlobal(loc, slots));
+      args.push_back(builder.getIndexAttr(2));
+    } else {
+      args.push_back(opaque("nullptr"));
+    }
+    args.push_back(builder.getI64IntegerAttr(table.numSlots()));
+    builder.create<emitc::CallOpaqueOp>(loc, TypeRange{}, "pwrt_cg_run",
+                                        operands, builder.getArrayAttr(args),
+                                        ArrayAttr());
+  }
+
+  Value getGlobal(Location loc, emitc::GlobalOp global) {
+    return builder.create<emitc::GetGlobalOp>(loc, global.getType(),
+                                              global.getSymName());
+  }
+
+  void flatCall(Location loc, Value ctx, const RuntimeCall &runtimeCall) {
+    std::string comment = commentOf(runtimeCall);
+    if (!comment.empty())
+      builder.create<emitc::VerbatimOp>(loc, "// " + comment);
+    SmallVector<Attribute> args;
+    for (const CallArg &arg : argumentsOf(runtimeCall))
+      args.push_back(arg.kind == CallArg::I32
+                         ? builder.getI32IntegerAttr(arg.value)
+                         : builder.getI64IntegerAttr(arg.value));
+    call(loc, calleeOf(runtimeCall), ctx, args);
+  }
+
+  /// callee(ctx, args...);
+  void call(Location loc, StringRef callee, Value ctx,
+            ArrayRef<Attribute> args) {
+    SmallVector<Attribute> all = {builder.getIndexAttr(0)};
+    all.append(args.begin(), args.end());
+    builder.create<emitc::CallOpaqueOp>(loc, TypeRange{}, callee,
+                                        ValueRange{ctx},
+                                        builder.getArrayAttr(all), ArrayAttr());
+  }
+
+  OpBuilder &builder;
+  MLIRContext *context;
+  int64_t tableThreshold;
+  Type ctxType, statusType, i32, i64;
+};
+
+struct RuntimeToEmitCPass
+    : pipeweave::impl::RuntimeToEmitCBase<RuntimeToEmitCPass> {
+  using RuntimeToEmitCBase::RuntimeToEmitCBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto programs = llvm::to_vector(module.getOps<pwrt::ProgramOp>());
+    if (programs.empty())
+      return;
+    OpBuilder builder(module.getBodyRegion());
+    builder.create<emitc::IncludeOp>(module.getLoc(), "pwrt/pwrt_codegen.h",
+                                     /*is_standard_include=*/false);
+    EmitCLowering lowering(builder, tableThreshold);
+    for (pwrt::ProgramOp program : programs) {
+      builder.setInsertionPoint(program);
+      lowering.lower(program);
+      program.erase();
+    }
   }
 };
 } // namespace

@@ -4,6 +4,7 @@
 #include "passes/Transforms/RuntimeCalls.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
 
 namespace pipeweave {
 #define GEN_PASS_DEF_RUNTIMETOLLVM
@@ -16,8 +17,9 @@ using namespace pipeweave;
 namespace {
 class LLVMEmitter {
 public:
-  explicit LLVMEmitter(ModuleOp module)
+  LLVMEmitter(ModuleOp module, int64_t tableThreshold)
       : module(module), builder(module.getContext()),
+        tableThreshold(tableThreshold),
         ptr(LLVM::LLVMPointerType::get(module.getContext())),
         i32(builder.getI32Type()), i64(builder.getI64Type()) {}
 
@@ -25,18 +27,41 @@ public:
     Location loc = program.getLoc();
     StringRef name = program.getSymName();
     SmallVector<LLVM::LLVMFuncOp> rankFunctions;
-    std::string kernels = kernelListOf(program);
+    std::vector<std::string> kernels = kernelsOf(program);
+    std::string kernelList = llvm::join(kernels, ",");
+    bool tables = usesTables(program, tableThreshold);
     for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>()) {
-      auto function =
-          createFunction((name + "_rank" + Twine(rank.getRank())).str(), {ptr},
-                         {}, LLVM::Linkage::Internal, rank.getLoc());
+      std::string functionName = (name + "_rank" + Twine(rank.getRank())).str();
+      RankCalls rankCalls = runtimeCallsOf(rank, kernels);
+      auto function = createFunction(functionName, {ptr}, {},
+                                     LLVM::Linkage::Internal, rank.getLoc());
       Block *body = function.addEntryBlock(builder);
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
       constants.clear();
-      for (const RuntimeCall &call : runtimeCallsOf(program, rank, kernels))
-        emitCall(rank.getLoc(), call, ctx, {});
-      builder.create<LLVM::ReturnOp>(rank.getLoc(), ValueRange{});
+      Location rankLoc = rank.getLoc();
+      call(rankLoc, "pwrt_cg_rank_begin", {},
+           {ctx, stringAddress(rankLoc, name),
+            constant(rankLoc, i32, program.getRanks()),
+            constant(rankLoc, i32, rank.getRank()),
+            constant(rankLoc, i64, rank.getPool()),
+            constant(rankLoc, i32, rankCalls.numEvents),
+            stringAddress(rankLoc, kernelList)});
+      if (tables) {
+        CallTable table = tableOf(rankCalls.calls);
+        if (table.numRecords() > 0)
+          runTable(rankLoc, ctx, functionName, table);
+      } else {
+        for (const RuntimeCall &runtimeCall : rankCalls.calls) {
+          SmallVector<Value> operands = {ctx};
+          for (const CallArg &arg : argumentsOf(runtimeCall))
+            operands.push_back(constant(
+                rankLoc, arg.kind == CallArg::I32 ? i32 : i64, arg.value));
+          call(rankLoc, calleeOf(runtimeCall), {}, operands);
+        }
+      }
+      call(rankLoc, "pwrt_cg_rank_end", {}, {ctx});
+      builder.create<LLVM::ReturnOp>(rankLoc, ValueRange{});
       rankFunctions.push_back(function);
     }
 
@@ -47,28 +72,25 @@ public:
     Value ctx = entry->getArgument(0);
     constants.clear();
     builder.setInsertionPointToEnd(entry);
-    Value rank =
-        emitCall(loc, RuntimeCall{"pwrt_rank", {}, ""}, ctx, {i32}).front();
+    Value rank = call(loc, "pwrt_rank", {i32}, {ctx}).front();
     for (auto [index, function] : llvm::enumerate(rankFunctions)) {
-      Block *call = step.addBlock();
+      Block *callBlock = step.addBlock();
       Block *next = step.addBlock();
       Value constant = builder.create<LLVM::ConstantOp>(
           loc, i32, builder.getI32IntegerAttr(index));
       Value isRank = builder.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq,
                                                   rank, constant);
-      builder.create<LLVM::CondBrOp>(loc, isRank, call, next);
-      builder.setInsertionPointToEnd(call);
+      builder.create<LLVM::CondBrOp>(loc, isRank, callBlock, next);
+      builder.setInsertionPointToEnd(callBlock);
       builder.create<LLVM::CallOp>(loc, function, ValueRange{ctx});
       builder.create<LLVM::BrOp>(loc, next);
       builder.setInsertionPointToEnd(next);
     }
     Value result =
-        emitCall(loc,
-                 RuntimeCall{"pwrt_cg_result",
-                             {{CallArg::String, 0, name.str()},
-                              {CallArg::I32, program.getRanks(), {}}},
-                             ""},
-                 ctx, {i32})
+        call(loc, "pwrt_cg_result", {i32},
+             {ctx, stringAddress(loc, name),
+              builder.create<LLVM::ConstantOp>(
+                  loc, i32, builder.getI32IntegerAttr(program.getRanks()))})
             .front();
     builder.create<LLVM::ReturnOp>(loc, result);
 
@@ -90,6 +112,38 @@ private:
                                   : results.front();
     return builder.create<LLVM::LLVMFuncOp>(
         loc, name, LLVM::LLVMFunctionType::get(result, arguments), linkage);
+  }
+
+  /// An internal constant global `name` holding `values`.
+  template <typename T>
+  LLVM::GlobalOp createTable(Location loc, StringRef name, Type element,
+                             ArrayRef<T> values) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(module.getBody());
+    int64_t size = values.size();
+    auto init =
+        DenseElementsAttr::get(RankedTensorType::get({size}, element), values);
+    return builder.create<LLVM::GlobalOp>(
+        loc, LLVM::LLVMArrayType::get(element, size), /*isConstant=*/true,
+        LLVM::Linkage::Internal, name, init);
+  }
+
+  /// pwrt_cg_run(ctx, NAME_calls, records, NAME_slots or null, slots)
+  void runTable(Location loc, Value ctx, StringRef function,
+                const CallTable &table) {
+    LLVM::GlobalOp records = createTable(loc, (function + "_calls").str(), i32,
+                                         ArrayRef<int32_t>(table.records));
+    Value slots;
+    if (table.numSlots() > 0)
+      slots = builder.create<LLVM::AddressOfOp>(
+          loc, createTable(loc, (function + "_slots").str(), i64,
+                           ArrayRef<int64_t>(table.slots)));
+    else
+      slots = builder.create<LLVM::ZeroOp>(loc, ptr);
+    call(loc, "pwrt_cg_run", {},
+         {ctx, builder.create<LLVM::AddressOfOp>(loc, records),
+          constant(loc, i64, table.numRecords()), slots,
+          constant(loc, i64, table.numSlots())});
   }
 
   /// The address of a NUL-terminated copy of `text` (one global per text).
@@ -116,9 +170,7 @@ private:
     auto it = constants.find(key);
     if (it != constants.end())
       return it->second;
-    Block *entry = builder.getInsertionBlock()->getParent()->empty()
-                       ? builder.getInsertionBlock()
-                       : &builder.getInsertionBlock()->getParent()->front();
+    Block *entry = &builder.getInsertionBlock()->getParent()->front();
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(entry);
     Value result = builder.create<LLVM::ConstantOp>(
@@ -127,39 +179,37 @@ private:
     return result;
   }
 
-  SmallVector<Value> emitCall(Location loc, const RuntimeCall &call, Value ctx,
-                              ArrayRef<Type> results) {
-    SmallVector<Value> operands = {ctx};
-    SmallVector<Type> types = {ptr};
-    for (const CallArg &arg : call.args) {
-      if (arg.kind == CallArg::String) {
-        operands.push_back(stringAddress(loc, arg.text));
-        types.push_back(ptr);
-        continue;
-      }
-      Type type = arg.kind == CallArg::I32 ? i32 : i64;
-      operands.push_back(constant(loc, type, arg.value));
-      types.push_back(type);
+  /// callee(operands...), declaring callee on first use.
+  ValueRange call(Location loc, StringRef callee, ArrayRef<Type> results,
+                  ArrayRef<Value> operands) {
+    LLVM::LLVMFuncOp &function = functions[callee];
+    if (!function)
+      function = module.lookupSymbol<LLVM::LLVMFuncOp>(callee);
+    if (!function) {
+      SmallVector<Type> types;
+      for (Value operand : operands)
+        types.push_back(operand.getType());
+      function =
+          createFunction(callee, types, results, LLVM::Linkage::External, loc);
     }
-    LLVM::LLVMFuncOp callee =
-        module.lookupSymbol<LLVM::LLVMFuncOp>(call.callee);
-    if (!callee)
-      callee = createFunction(call.callee, types, results,
-                              LLVM::Linkage::External, loc);
-    return builder.create<LLVM::CallOp>(loc, callee, operands).getResults();
+    return builder.create<LLVM::CallOp>(loc, function, operands).getResults();
   }
 
   ModuleOp module;
   OpBuilder builder;
+  int64_t tableThreshold;
   Type ptr, i32, i64;
   llvm::StringMap<LLVM::GlobalOp> strings;
+  llvm::StringMap<LLVM::LLVMFuncOp> functions; // declared callees
   llvm::DenseMap<std::pair<Type, int64_t>, Value> constants;
 };
 
 struct RuntimeToLLVMPass
     : pipeweave::impl::RuntimeToLLVMBase<RuntimeToLLVMPass> {
+  using RuntimeToLLVMBase::RuntimeToLLVMBase;
+
   void runOnOperation() override {
-    LLVMEmitter emitter(getOperation());
+    LLVMEmitter emitter(getOperation(), tableThreshold);
     for (pwrt::ProgramOp program :
          llvm::make_early_inc_range(getOperation().getOps<pwrt::ProgramOp>())) {
       emitter.lower(program);

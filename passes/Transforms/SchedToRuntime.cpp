@@ -14,6 +14,38 @@ using namespace mlir;
 using namespace pipeweave;
 
 namespace {
+pwrt::LaunchKind kindOf(lower::LaunchKind kind) {
+  switch (kind) {
+  case lower::LaunchKind::Forward:
+    return pwrt::LaunchKind::Forward;
+  case lower::LaunchKind::BackwardInput:
+    return pwrt::LaunchKind::BackwardInput;
+  case lower::LaunchKind::BackwardWeight:
+    return pwrt::LaunchKind::BackwardWeight;
+  case lower::LaunchKind::Backward:
+    return pwrt::LaunchKind::Backward;
+  case lower::LaunchKind::Loss:
+    return pwrt::LaunchKind::Loss;
+  }
+  llvm_unreachable("unknown launch kind");
+}
+
+pwrt::LaunchRole roleOf(lower::BufferRole role) {
+  switch (role) {
+  case lower::BufferRole::Input:
+    return pwrt::LaunchRole::Input;
+  case lower::BufferRole::Output:
+    return pwrt::LaunchRole::Output;
+  case lower::BufferRole::Saved:
+    return pwrt::LaunchRole::Saved;
+  case lower::BufferRole::GradOutput:
+    return pwrt::LaunchRole::GradOutput;
+  case lower::BufferRole::GradInput:
+    return pwrt::LaunchRole::GradInput;
+  }
+  llvm_unreachable("unknown buffer role");
+}
+
 struct SchedToRuntimePass
     : pipeweave::impl::SchedToRuntimeBase<SchedToRuntimePass> {
   void runOnOperation() override {
@@ -44,6 +76,16 @@ struct SchedToRuntimePass
         program.getLoc(), program.getSymName(), program.getRanks());
     runtime.getBody().push_back(new Block());
     builder.setInsertionPointToEnd(&runtime.getBody().front());
+    // Large programs have hundreds of thousands of ops: make the types and
+    // names they share once.
+    Type streamType = pwrt::StreamType::get(context);
+    Type eventType = pwrt::EventType::get(context);
+    StringAttr streamNames[] = {
+        builder.getStringAttr(lower::streamName(lower::ComputeStream)),
+        builder.getStringAttr(lower::streamName(lower::CommStream))};
+    llvm::StringMap<StringAttr> kernelNames;
+    for (const std::string &kernel : lowered.kernels)
+      kernelNames[kernel] = builder.getStringAttr(kernel);
     for (auto [index, rankProgram] : llvm::enumerate(lowered.ranks)) {
       Location loc = value->rankOps[index].getLoc();
       auto rank =
@@ -51,25 +93,21 @@ struct SchedToRuntimePass
       rank.getBody().push_back(new Block());
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToEnd(&rank.getBody().front());
-      Type streamType = pwrt::StreamType::get(context);
-      Type eventType = pwrt::EventType::get(context);
       Value streams[] = {
-          builder.create<pwrt::StreamOp>(loc, streamType, lower::streamName(0)),
-          builder.create<pwrt::StreamOp>(loc, streamType,
-                                         lower::streamName(1))};
+          builder.create<pwrt::StreamOp>(loc, streamType, streamNames[0]),
+          builder.create<pwrt::StreamOp>(loc, streamType, streamNames[1])};
       llvm::SmallVector<Value> events(rankProgram.numEvents);
       for (const lower::RuntimeOp &op : rankProgram.ops) {
         Value stream = streams[op.stream];
         switch (op.kind) {
         case lower::RuntimeOp::LaunchKernel: {
-          NamedAttrList buffers;
+          pwrt::LaunchBuffers buffers;
           for (const lower::KernelBuffer &buffer : op.launch.buffers)
-            buffers.append(buffer.role,
-                           builder.getDenseI64ArrayAttr(
-                               {buffer.slot.offset, buffer.slot.bytes}));
+            buffers.set(roleOf(buffer.role),
+                        {buffer.slot.offset, buffer.slot.bytes});
           builder.create<pwrt::LaunchOp>(
-              loc, op.launch.kind, op.launch.kernel, op.launch.stage,
-              op.launch.microbatch, stream, buffers.getDictionary(context));
+              loc, kindOf(op.launch.kind), kernelNames[op.launch.kernel],
+              op.launch.stage, op.launch.microbatch, stream, buffers);
           break;
         }
         case lower::RuntimeOp::TransferGroup: {
@@ -78,9 +116,9 @@ struct SchedToRuntimePass
           OpBuilder::InsertionGuard groupGuard(builder);
           builder.setInsertionPointToEnd(&group.getBody().front());
           for (const lower::Transfer &t : op.transfers) {
-            StringRef payload = t.payload == schedule::Payload::Activation
-                                    ? "activation"
-                                    : "gradient";
+            pwrt::Payload payload = t.payload == schedule::Payload::Activation
+                                        ? pwrt::Payload::Activation
+                                        : pwrt::Payload::Gradient;
             if (t.isSend)
               builder.create<pwrt::SendOp>(loc, payload, t.stage, t.microbatch,
                                            t.peer, t.tag, t.slot.offset,

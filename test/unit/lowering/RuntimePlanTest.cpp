@@ -36,11 +36,12 @@ std::vector<std::string> describe(const RankProgram &program) {
     std::string line = std::string(streamName(op.stream)) + " ";
     switch (op.kind) {
     case RuntimeOp::LaunchKernel:
-      line += "launch " + op.launch.kind + " " + op.launch.kernel + " " +
-              std::to_string(op.launch.stage) + "/" +
+      line += std::string("launch ") + launchKindName(op.launch.kind) + " " +
+              op.launch.kernel + " " + std::to_string(op.launch.stage) + "/" +
               std::to_string(op.launch.microbatch);
       for (const KernelBuffer &buffer : op.launch.buffers)
-        line += " " + buffer.role + "=" + slot(buffer.slot);
+        line += std::string(" ") + bufferRoleName(buffer.role) + "=" +
+                slot(buffer.slot);
       break;
     case RuntimeOp::TransferGroup:
       line += "group";
@@ -142,10 +143,11 @@ void accessesOf(const RuntimeOp &op, std::vector<Slot> &reads,
   }
   if (op.kind != RuntimeOp::LaunchKernel)
     return;
-  bool isForward = op.launch.kind == "forward" || op.launch.kind == "loss";
+  bool isForward = op.launch.kind == LaunchKind::Forward ||
+                   op.launch.kind == LaunchKind::Loss;
   for (const KernelBuffer &buffer : op.launch.buffers) {
-    bool written =
-        isForward ? buffer.role != "input" : buffer.role == "grad_input";
+    bool written = isForward ? buffer.role != BufferRole::Input
+                             : buffer.role == BufferRole::GradInput;
     (written ? writes : reads).push_back(buffer.slot);
   }
 }
