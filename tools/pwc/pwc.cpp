@@ -22,6 +22,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -50,6 +51,7 @@ enum class Emit {
   Lib
 };
 enum class Format { Table, Json };
+enum class Codegen { Auto, Calls, Table };
 
 cl::OptionCategory compileCategory("Compile options");
 cl::OptionCategory initCategory("pwc init options");
@@ -108,6 +110,28 @@ cl::opt<Format> reportFormat(
                clEnumValN(Format::Json, "json", "one JSON object")),
     cl::sub(cl::SubCommand::getTopLevel()), cl::sub(compareCommand),
     cl::cat(compileCategory));
+cl::opt<Codegen> codegenForm(
+    "codegen",
+    cl::desc("How generated code (cpp, llvm, obj, lib) issues each rank's "
+             "runtime calls"),
+    cl::init(Codegen::Auto),
+    cl::values(
+        clEnumValN(Codegen::Auto, "auto",
+                   "calls, unless some rank makes more than 4096 runtime "
+                   "calls: then table (default)"),
+        clEnumValN(Codegen::Calls, "calls",
+                   "one readable pwrt_cg_* call per line, a comment per "
+                   "kernel launch"),
+        clEnumValN(Codegen::Table, "table",
+                   "a constant table of records per rank, issued by one "
+                   "pwrt_cg_run call: compact, and fast to generate and "
+                   "compile for large programs")),
+    cl::cat(compileCategory));
+cl::opt<bool>
+    timing("timing",
+           cl::desc("Print the wall time of each compile phase (parse, passes, "
+                    "lowering, translation, output) to stderr"),
+           cl::cat(compileCategory));
 cl::opt<bool> useDemo("demo",
                       cl::desc("Compile the built-in example spec "
                                "(examples/demo.mlir) instead of a file"),
@@ -223,12 +247,25 @@ static Emit chosenEmit() {
       .Default(extension.empty() ? Emit::Lib : Emit::Sched);
 }
 
+/// What --codegen and --timing ask of the code generators.
+static pipeweave::CodegenOptions codegenOptions(TimingScope &timer) {
+  pipeweave::CodegenOptions options;
+  if (codegenForm == Codegen::Calls)
+    options.tableThreshold = -1;
+  else if (codegenForm == Codegen::Table)
+    options.tableThreshold = 0;
+  options.timing = &timer;
+  return options;
+}
+
 /// Lowers the checked sched programs to the runtime level; with `name`,
 /// the single program is renamed so that its functions are NAME_step, ...
-static LogicalResult lowerToRuntime(ModuleOp module, llvm::StringRef name) {
+static LogicalResult lowerToRuntime(ModuleOp module, llvm::StringRef name,
+                                    TimingScope &timer) {
   PassManager pm(module.getContext());
   // Verified by its tests; re-verifying large programs costs seconds.
   pm.enableVerifier(false);
+  pm.enableTiming(timer);
   pm.addPass(pipeweave::createSchedToRuntime());
   if (failed(pm.run(module)))
     return failure();
@@ -244,7 +281,7 @@ static LogicalResult lowerToRuntime(ModuleOp module, llvm::StringRef name) {
 }
 
 /// Writes NAME.h and libNAME.a next to each other.
-static int writeLibrary(ModuleOp module) {
+static int writeLibrary(ModuleOp module, TimingScope &timer) {
   llvm::StringRef path = outputFile.getValue();
   if (path == "-")
     return fail("--emit=lib needs -o NAME (writes NAME.h and libNAME.a)");
@@ -255,7 +292,7 @@ static int writeLibrary(ModuleOp module) {
       llvm::isDigit(name.front()))
     return fail("library name '" + name +
                 "' must be a C identifier (it prefixes NAME_step)");
-  if (failed(lowerToRuntime(module, name)))
+  if (failed(lowerToRuntime(module, name, timer)))
     return 1;
   llvm::SmallString<256> directory = llvm::sys::path::parent_path(path);
   llvm::SmallString<256> header = directory, library = directory;
@@ -268,7 +305,8 @@ static int writeLibrary(ModuleOp module) {
   if (!headerFile)
     return fail(errorMessage);
   headerFile->os() << pipeweave::headerFor(name, ranks);
-  if (failed(pipeweave::writeStaticLibrary(module, library)))
+  if (failed(pipeweave::writeStaticLibrary(module, library,
+                                           codegenOptions(timer))))
     return 1;
   headerFile->keep();
   return 0;
@@ -291,7 +329,8 @@ simulatePrograms(ModuleOp module) {
 }
 
 /// Writes the compiled module in the requested form.
-static LogicalResult emit(ModuleOp module, llvm::raw_pwrite_stream &os) {
+static LogicalResult emit(ModuleOp module, llvm::raw_pwrite_stream &os,
+                          TimingScope &timer) {
   switch (chosenEmit()) {
   case Emit::Report:
   case Emit::Svg:
@@ -311,27 +350,34 @@ static LogicalResult emit(ModuleOp module, llvm::raw_pwrite_stream &os) {
     }
     return success();
   }
-  case Emit::Runtime:
-    if (failed(lowerToRuntime(module, "")))
+  case Emit::Runtime: {
+    if (failed(lowerToRuntime(module, "", timer)))
       return failure();
+    TimingScope printing = timer.nest("Print pwrt IR");
     module.print(os);
     os << "\n";
     return success();
+  }
   case Emit::Cpp:
-    return failure(failed(lowerToRuntime(module, "")) ||
-                   failed(pipeweave::emitCpp(module, os)));
+    return failure(
+        failed(lowerToRuntime(module, "", timer)) ||
+        failed(pipeweave::emitCpp(module, os, codegenOptions(timer))));
   case Emit::LLVM:
-    return failure(failed(lowerToRuntime(module, "")) ||
-                   failed(pipeweave::emitLLVMIR(module, os)));
+    return failure(
+        failed(lowerToRuntime(module, "", timer)) ||
+        failed(pipeweave::emitLLVMIR(module, os, codegenOptions(timer))));
   case Emit::Obj:
-    return failure(failed(lowerToRuntime(module, "")) ||
-                   failed(pipeweave::emitObject(module, os)));
+    return failure(
+        failed(lowerToRuntime(module, "", timer)) ||
+        failed(pipeweave::emitObject(module, os, codegenOptions(timer))));
   case Emit::Lib:
     llvm_unreachable("libraries are written by writeLibrary");
-  case Emit::Sched:
+  case Emit::Sched: {
+    TimingScope printing = timer.nest("Print sched IR");
     module.print(os);
     os << "\n";
     return success();
+  }
   case Emit::TorchCsv:
     return pipeweave::exportTorchCsv(module, os);
   case Emit::Summary: {
@@ -423,12 +469,19 @@ static int runCompile() {
                         : "no input; give a spec (pwc spec.mlir), a CSV "
                           "schedule, or --demo (see pwc --help)");
 
+  DefaultTimingManager timingManager;
+  timingManager.setEnabled(timing);
+  TimingScope timer = timingManager.getRootScope();
+  TimingScope setup = timer.nest("Set up");
   DialectRegistry registry;
   pipeweave::registerPipeweaveDialects(registry);
-  MLIRContext context(registry);
+  // One thread: the passes run on one module, and the context's locks
+  // would cost time on every attribute and type of a large program.
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
   context.loadAllAvailableDialects();
   // Errors point at the spec or CSV text; a dump of the op adds nothing.
   context.printOpOnDiagnostic(false);
+  setup.stop();
 
   llvm::SourceMgr sourceMgr;
   std::string errorMessage;
@@ -443,6 +496,7 @@ static int runCompile() {
   sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
+  TimingScope parsing = timer.nest("Parse");
   OwningOpRef<ModuleOp> module;
   bool isCsv = llvm::StringRef(inputFile).ends_with(".csv");
   if (isCsv) {
@@ -454,20 +508,36 @@ static int runCompile() {
   }
   if (!module)
     return 1;
+  parsing.stop();
 
   PassManager pm(&context);
+  pm.enableTiming(timer);
+  // The parser verified the input. The pipeline's passes build sched IR
+  // through tested builders; of the verifier's checks of it, only the
+  // program's own (a valid schedule) is worth its time on large programs,
+  // where checking each of hundreds of thousands of ops again costs more
+  // than the passes. So: those, once, at the end.
+  pm.enableVerifier(false);
   pipeweave::buildCompilePipeline(pm);
   if (failed(pm.run(*module)))
     return 1;
+  {
+    TimingScope checking = timer.nest("Check the schedules");
+    for (auto program : module->getOps<pipeweave::sched::ProgramOp>())
+      if (failed(program.verifyRegions()))
+        return 1;
+  }
   if (chosenEmit() == Emit::Lib)
-    return writeLibrary(*module);
+    return writeLibrary(*module, timer);
 
   auto output = openOutputFile(outputFile, &errorMessage);
   if (!output)
     return fail(errorMessage);
-  if (failed(emit(*module, output->os())))
+  if (failed(emit(*module, output->os(), timer)))
     return 1;
+  TimingScope writing = timer.nest("Write the output");
   output->keep();
+  output->os().flush();
   return 0;
 }
 
