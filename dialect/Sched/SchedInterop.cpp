@@ -246,21 +246,61 @@ ProgramOp pipeweave::sched::buildProgram(OpBuilder &builder, Location loc,
   return program;
 }
 
+/// Whether the compute ops of `body` are, in order, the compute actions of
+/// `actions`.
+static bool sameComputeOrder(Block &body,
+                             const std::vector<schedule::Action> &actions) {
+  auto action = actions.begin();
+  for (Operation &op : body) {
+    if (isa<SendOp, RecvOp>(op))
+      continue;
+    while (action != actions.end() && !action->isCompute())
+      ++action;
+    if (action == actions.end() || toAction(&op) != *action)
+      return false;
+    ++action;
+  }
+  return std::none_of(action, actions.end(),
+                      [](const schedule::Action &a) { return a.isCompute(); });
+}
+
 void pipeweave::sched::replaceActions(ProgramOp program,
                                       const schedule::Schedule &s) {
   OpBuilder builder(program.getContext());
   ActionAttrs attrs(builder.getContext());
   for (RankOp rank : program.getBody().getOps<RankOp>()) {
     Block &body = rank.getBody().front();
-    // Passes that rewrite a program keep its compute order, so compute
-    // actions keep their source locations (a CSV cell, a spec line).
+    const std::vector<schedule::Action> &actions = s.ranks[rank.getRank()];
+    // Passes that rewrite a program keep its compute order: then the
+    // compute ops stay as they are (with their source locations: a CSV
+    // cell, a spec line) and only the messages are made again, each at the
+    // location of the compute action it precedes (or the last one).
+    if (sameComputeOrder(body, actions)) {
+      for (Operation &op : llvm::make_early_inc_range(body))
+        if (isa<SendOp, RecvOp>(op))
+          op.erase();
+      Operation *next = body.empty() ? nullptr : &body.front();
+      Location last = body.empty() ? rank.getLoc() : body.back().getLoc();
+      for (const schedule::Action &action : actions) {
+        if (action.isCompute()) {
+          next = next->getNextNode();
+          continue;
+        }
+        if (next)
+          builder.setInsertionPoint(next);
+        else
+          builder.setInsertionPointToEnd(&body);
+        ::buildAction(builder, next ? next->getLoc() : last, action, attrs);
+      }
+      continue;
+    }
+    // Otherwise build the rank again.
     llvm::SmallVector<Location> computeLocs;
     for (Operation &op : body)
       if (!isa<SendOp, RecvOp>(op))
         computeLocs.push_back(op.getLoc());
     while (!body.empty())
       body.back().erase();
-    fillRank(builder, rank.getLoc(), rank, s.ranks[rank.getRank()], attrs,
-             computeLocs);
+    fillRank(builder, rank.getLoc(), rank, actions, attrs, computeLocs);
   }
 }

@@ -328,23 +328,27 @@ std::pair<int64_t, int> peakLive(const std::vector<Buffer> &buffers,
 }
 } // namespace
 
+RankPlan pipeweave::plan::planRankBuffers(const Schedule &schedule,
+                                          const CostModel &costs, int rank,
+                                          const std::vector<int> &rankOfStage) {
+  RankPlan rankPlan;
+  rankPlan.buffers = RankLifetimes(schedule, costs, rank, rankOfStage).run();
+  rankPlan.poolBytes = assignOffsets(rankPlan.buffers);
+  rankPlan.peakLiveBytes =
+      peakLive(rankPlan.buffers, [](const Buffer &) { return true; }).first;
+  std::tie(rankPlan.peakSavedBytes, rankPlan.peakSavedCount) =
+      peakLive(rankPlan.buffers, [](const Buffer &buffer) {
+        return buffer.kind == BufferKind::Saved;
+      });
+  return rankPlan;
+}
+
 BufferPlan pipeweave::plan::planBuffers(const Schedule &schedule,
                                         const CostModel &costs) {
   std::vector<int> rankOfStage = schedule.stageRanks();
-
   BufferPlan plan;
-  for (int rank = 0; rank < schedule.numRanks; ++rank) {
-    RankPlan rankPlan;
-    rankPlan.buffers = RankLifetimes(schedule, costs, rank, rankOfStage).run();
-    rankPlan.poolBytes = assignOffsets(rankPlan.buffers);
-    rankPlan.peakLiveBytes =
-        peakLive(rankPlan.buffers, [](const Buffer &) { return true; }).first;
-    std::tie(rankPlan.peakSavedBytes, rankPlan.peakSavedCount) =
-        peakLive(rankPlan.buffers, [](const Buffer &buffer) {
-          return buffer.kind == BufferKind::Saved;
-        });
-    plan.ranks.push_back(std::move(rankPlan));
-  }
+  for (int rank = 0; rank < schedule.numRanks; ++rank)
+    plan.ranks.push_back(planRankBuffers(schedule, costs, rank, rankOfStage));
   return plan;
 }
 

@@ -90,6 +90,12 @@ struct BufferPlan {
 BufferPlan planBuffers(const schedule::Schedule &schedule,
                        const schedule::CostModel &costs);
 
+/// The plan of one rank, as planBuffers makes it; `rankOfStage` is
+/// schedule.stageRanks().
+RankPlan planRankBuffers(const schedule::Schedule &schedule,
+                         const schedule::CostModel &costs, int rank,
+                         const std::vector<int> &rankOfStage);
+
 /// Index of the buffer of `kind` for (stage, mb) in `plan`, or -1.
 int findBuffer(const RankPlan &plan, BufferKind kind, int stage,
                int microbatch);

@@ -456,26 +456,38 @@ private:
 };
 } // namespace
 
+RuntimeLowering::RuntimeLowering(const schedule::Schedule &schedule,
+                                 const schedule::CostModel &costs)
+    : schedule(schedule), costs(costs), stageRanks(schedule.stageRanks()) {}
+
+std::optional<LoweringError> RuntimeLowering::lowerRank(int rank,
+                                                        RankProgram &result) {
+  plan::RankPlan plan =
+      plan::planRankBuffers(schedule, costs, rank, stageRanks);
+  result = RankProgram();
+  return RankLowering(schedule, costs, plan, rank, stageRanks).run(result);
+}
+
 std::optional<LoweringError>
 pipeweave::lower::lowerToRuntime(const schedule::Schedule &schedule,
                                  const schedule::CostModel &costs,
                                  RuntimeProgram &result) {
-  plan::BufferPlan buffers = plan::planBuffers(schedule, costs);
-  std::vector<int> stageRanks = schedule.stageRanks();
+  RuntimeLowering lowering(schedule, costs);
   result = RuntimeProgram();
   std::set<std::string> kernels;
   for (int rank = 0; rank < schedule.numRanks; ++rank) {
     RankProgram program;
-    if (std::optional<LoweringError> error =
-            RankLowering(schedule, costs, buffers.ranks[rank], rank, stageRanks)
-                .run(program))
+    if (std::optional<LoweringError> error = lowering.lowerRank(rank, program))
       return error;
-    const std::string *last = nullptr;
+    // A program launches few kernels, many times each.
+    std::vector<const std::string *> seen;
     for (const RuntimeOp &op : program.ops)
       if (op.kind == RuntimeOp::LaunchKernel &&
-          (!last || *last != op.launch.kernel)) {
+          std::none_of(seen.begin(), seen.end(), [&](const std::string *name) {
+            return *name == op.launch.kernel;
+          })) {
+        seen.push_back(&op.launch.kernel);
         kernels.insert(op.launch.kernel);
-        last = &op.launch.kernel;
       }
     result.ranks.push_back(std::move(program));
   }

@@ -110,6 +110,21 @@ std::optional<LoweringError> lowerToRuntime(const schedule::Schedule &schedule,
                                             const schedule::CostModel &costs,
                                             RuntimeProgram &result);
 
+/// The same, one rank at a time, for callers that are done with a rank
+/// before they ask for the next (its memory is then reused).
+class RuntimeLowering {
+public:
+  RuntimeLowering(const schedule::Schedule &schedule,
+                  const schedule::CostModel &costs);
+  /// Rank `rank` of what lowerToRuntime makes.
+  std::optional<LoweringError> lowerRank(int rank, RankProgram &result);
+
+private:
+  const schedule::Schedule &schedule;
+  const schedule::CostModel &costs;
+  std::vector<int> stageRanks;
+};
+
 } // namespace pipeweave::lower
 
 #endif // PIPEWEAVE_LOWERING_RUNTIMEPLAN_H

@@ -302,16 +302,37 @@ CallTable pipeweave::tableOf(ArrayRef<RuntimeCall> calls) {
   return table;
 }
 
+namespace {
+/// "0".."999" as text, for writing the small numbers tables are made of.
+struct SmallNumbers {
+  char text[1000][4];
+  uint8_t length[1000];
+  SmallNumbers() {
+    for (int value = 0; value < 1000; ++value) {
+      std::string digits = std::to_string(value);
+      std::memcpy(text[value], digits.data(), digits.size());
+      length[value] = digits.size();
+    }
+  }
+};
+} // namespace
+
 /// Writes `value` in decimal at `out`; returns the end.
 static char *writeInteger(char *out, int64_t value) {
+  static const SmallNumbers small;
+  // Nearly every field is small (indices, codes, -1 for none).
+  if (value > -1000 && value < 1000) {
+    if (value < 0) {
+      *out++ = '-';
+      value = -value;
+    }
+    std::memcpy(out, small.text[value], 4);
+    return out + small.length[value];
+  }
   uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value)
                                  : static_cast<uint64_t>(value);
   if (value < 0)
     *out++ = '-';
-  if (magnitude < 10) { // most fields
-    *out++ = static_cast<char>('0' + magnitude);
-    return out;
-  }
   char digits[20];
   int count = 0;
   do {

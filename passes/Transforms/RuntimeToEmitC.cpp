@@ -53,7 +53,9 @@ public:
 
     // One function per rank: its whole step as runtime calls.
     SmallVector<emitc::FuncOp> rankFunctions;
-    for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>()) {
+    // Each rank is erased once lowered, while its ops are still in cache.
+    for (pwrt::RankOp rank :
+         llvm::make_early_inc_range(program.getBody().getOps<pwrt::RankOp>())) {
       std::string function = (name + "_rank" + Twine(rank.getRank())).str();
       RankCalls rankCalls = runtimeCallsOf(rank, kernels);
       std::optional<CallTable> table;
@@ -100,6 +102,7 @@ public:
       call(rank.getLoc(), "pwrt_cg_rank_end", ctx, {});
       builder.create<emitc::ReturnOp>(rank.getLoc(), Value());
       rankFunctions.push_back(func);
+      rank.erase();
     }
 
     // NAME_step: run this process's rank, then report the step's outcome.

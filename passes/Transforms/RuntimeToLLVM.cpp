@@ -30,7 +30,9 @@ public:
     std::vector<std::string> kernels = kernelsOf(program);
     std::string kernelList = llvm::join(kernels, ",");
     bool tables = usesTables(program, tableThreshold);
-    for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>()) {
+    // Each rank is erased once lowered, while its ops are still in cache.
+    for (pwrt::RankOp rank :
+         llvm::make_early_inc_range(program.getBody().getOps<pwrt::RankOp>())) {
       std::string functionName = (name + "_rank" + Twine(rank.getRank())).str();
       RankCalls rankCalls = runtimeCallsOf(rank, kernels);
       auto function = createFunction(functionName, {ptr}, {},
@@ -63,6 +65,7 @@ public:
       call(rankLoc, "pwrt_cg_rank_end", {}, {ctx});
       builder.create<LLVM::ReturnOp>(rankLoc, ValueRange{});
       rankFunctions.push_back(function);
+      rank.erase();
     }
 
     // NAME_step: branch to this process's rank function, then report.

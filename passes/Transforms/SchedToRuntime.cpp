@@ -64,12 +64,6 @@ struct SchedToRuntimePass
              << "@" << program.getSymName()
              << " has no cost_model, so buffer sizes and kernels are "
                 "unknown; compile it from a pipe spec";
-    lower::RuntimeProgram lowered;
-    if (std::optional<lower::LoweringError> error =
-            lower::lowerToRuntime(value->schedule, *value->costs, lowered))
-      return program.emitError() << "cannot lower @" << program.getSymName()
-                                 << " to the runtime: " << error->message;
-
     OpBuilder builder(program);
     MLIRContext *context = builder.getContext();
     auto runtime = builder.create<pwrt::ProgramOp>(
@@ -84,9 +78,16 @@ struct SchedToRuntimePass
         builder.getStringAttr(lower::streamName(lower::ComputeStream)),
         builder.getStringAttr(lower::streamName(lower::CommStream))};
     llvm::StringMap<StringAttr> kernelNames;
-    for (const std::string &kernel : lowered.kernels)
-      kernelNames[kernel] = builder.getStringAttr(kernel);
-    for (auto [index, rankProgram] : llvm::enumerate(lowered.ranks)) {
+    // One rank at a time: its lowered form is used up before the next.
+    lower::RuntimeLowering lowering(value->schedule, *value->costs);
+    lower::RankProgram rankProgram;
+    for (int index = 0; index < value->schedule.numRanks; ++index) {
+      if (std::optional<lower::LoweringError> error =
+              lowering.lowerRank(index, rankProgram)) {
+        runtime.erase();
+        return program.emitError() << "cannot lower @" << program.getSymName()
+                                   << " to the runtime: " << error->message;
+      }
       Location loc = value->rankOps[index].getLoc();
       auto rank =
           builder.create<pwrt::RankOp>(loc, index, rankProgram.poolBytes);
@@ -105,9 +106,12 @@ struct SchedToRuntimePass
           for (const lower::KernelBuffer &buffer : op.launch.buffers)
             buffers.set(roleOf(buffer.role),
                         {buffer.slot.offset, buffer.slot.bytes});
-          builder.create<pwrt::LaunchOp>(
-              loc, kindOf(op.launch.kind), kernelNames[op.launch.kernel],
-              op.launch.stage, op.launch.microbatch, stream, buffers);
+          StringAttr &kernel = kernelNames[op.launch.kernel];
+          if (!kernel)
+            kernel = builder.getStringAttr(op.launch.kernel);
+          builder.create<pwrt::LaunchOp>(loc, kindOf(op.launch.kind), kernel,
+                                         op.launch.stage, op.launch.microbatch,
+                                         stream, buffers);
           break;
         }
         case lower::RuntimeOp::TransferGroup: {
