@@ -303,31 +303,34 @@ CallTable pipeweave::tableOf(ArrayRef<RuntimeCall> calls) {
 }
 
 namespace {
-/// "0".."999" as text, for writing the small numbers tables are made of.
+/// "0".."999" as text (padded to 4 bytes), for writing the small numbers
+/// tables are made of.
 struct SmallNumbers {
-  char text[1000][4];
-  uint8_t length[1000];
-  SmallNumbers() {
+  char text[1000][4] = {};
+  uint8_t length[1000] = {};
+  constexpr SmallNumbers() {
     for (int value = 0; value < 1000; ++value) {
-      std::string digits = std::to_string(value);
-      std::memcpy(text[value], digits.data(), digits.size());
-      length[value] = digits.size();
+      int digits = value < 10 ? 1 : value < 100 ? 2 : 3;
+      for (int i = digits - 1, rest = value; i >= 0; --i, rest /= 10)
+        text[value][i] = static_cast<char>('0' + rest % 10);
+      length[value] = digits;
     }
   }
 };
+constexpr SmallNumbers kSmallNumbers;
 } // namespace
 
-/// Writes `value` in decimal at `out`; returns the end.
-static char *writeInteger(char *out, int64_t value) {
-  static const SmallNumbers small;
+/// Writes `value` in decimal at `out` (and up to 3 bytes of padding after
+/// it); returns the end.
+static inline char *writeInteger(char *out, int64_t value) {
   // Nearly every field is small (indices, codes, -1 for none).
   if (value > -1000 && value < 1000) {
     if (value < 0) {
       *out++ = '-';
       value = -value;
     }
-    std::memcpy(out, small.text[value], 4);
-    return out + small.length[value];
+    std::memcpy(out, kSmallNumbers.text[value], 4);
+    return out + kSmallNumbers.length[value];
   }
   uint64_t magnitude = value < 0 ? 0 - static_cast<uint64_t>(value)
                                  : static_cast<uint64_t>(value);
