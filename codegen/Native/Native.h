@@ -19,7 +19,7 @@ namespace pipeweave {
 
 /// How the code issues each rank's runtime calls.
 struct CodegenOptions {
-  /// When some rank makes more calls than this, every rank's calls become a
+  /// When the ranks make more calls than this in all, their calls become a
   /// constant table run by pwrt_cg_run instead of one call each (0: always,
   /// -1: never); unset: the default of --runtime-to-emitc.
   std::optional<int64_t> tableThreshold;

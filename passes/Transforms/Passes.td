@@ -89,8 +89,8 @@ def RuntimeToEmitC : Pass<"runtime-to-emitc", "mlir::ModuleOp"> {
     returns R. `mlir-translate --mlir-to-cpp` (or `pwc --emit=cpp`) prints
     the C++.
 
-    When some rank of the program makes more than `table-threshold` calls,
-    every rank's calls become a constant table instead
+    When the program makes more than `table-threshold` calls (all ranks
+    together), every rank's calls become a constant table instead
     (`static const int32_t NAME_rank<r>_calls[]`, one record of
     PWRT_CG_RECORD_WIDTH fields per call, and `NAME_rank<r>_slots[]`, its
     pool slots) that one `pwrt_cg_run` call issues with the same runtime
@@ -98,9 +98,9 @@ def RuntimeToEmitC : Pass<"runtime-to-emitc", "mlir::ModuleOp"> {
     lines that compilers take long to build and to compile.
   }];
   let options = [
-    Option<"tableThreshold", "table-threshold", "int64_t", /*default=*/"4096",
-           "Use the table form when some rank makes more than this many "
-           "runtime calls (0: always, -1: never)">
+    Option<"tableThreshold", "table-threshold", "int64_t", /*default=*/"8192",
+           "Use the table form when the program makes more than this many "
+           "runtime calls in all (0: always, -1: never)">
   ];
   let dependentDialects = ["::mlir::emitc::EmitCDialect"];
 }
@@ -111,13 +111,14 @@ def RuntimeToLLVM : Pass<"runtime-to-llvm", "mlir::ModuleOp"> {
   let description = [{
     The same functions as --runtime-to-emitc, as LLVM dialect, ready for
     translation to LLVM IR and an object file; above `table-threshold`
-    calls per rank, each rank's calls are a constant global array
-    (`NAME_rank<r>_calls`, `NAME_rank<r>_slots`) issued by `pwrt_cg_run`.
+    calls in all, each rank's calls are a constant global array
+    (`NAME_rank<r>_calls`, `NAME_rank<r>_slots`) issued by `pwrt_cg_run`
+    (LLVM takes about 40 us per flat call to make machine code of).
   }];
   let options = [
-    Option<"tableThreshold", "table-threshold", "int64_t", /*default=*/"4096",
-           "Use the table form when some rank makes more than this many "
-           "runtime calls (0: always, -1: never)">
+    Option<"tableThreshold", "table-threshold", "int64_t", /*default=*/"8192",
+           "Use the table form when the program makes more than this many "
+           "runtime calls in all (0: always, -1: never)">
   ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

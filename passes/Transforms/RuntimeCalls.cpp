@@ -20,26 +20,20 @@ std::vector<std::string> pipeweave::kernelsOf(pwrt::ProgramOp program) {
   return {names.begin(), names.end()};
 }
 
-/// Whether `rank` makes more than `limit` calls; stops counting there.
-static bool hasMoreCallsThan(pwrt::RankOp rank, int64_t limit) {
-  int64_t calls = 0;
-  for (Operation &op : rank.getBody().front()) {
-    if (isa<pwrt::LaunchOp, pwrt::RecordOp, pwrt::WaitOp>(op))
-      ++calls;
-    else if (auto group = dyn_cast<pwrt::P2PGroupOp>(op))
-      calls += 2 + group.getBody().front().getOperations().size();
-    if (calls > limit)
-      return true;
-  }
-  return false;
-}
-
 bool pipeweave::usesTables(pwrt::ProgramOp program, int64_t threshold) {
   if (threshold < 0)
     return false;
+  // Counts until past the threshold.
+  int64_t calls = 0;
   for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>())
-    if (hasMoreCallsThan(rank, threshold))
-      return true;
+    for (Operation &op : rank.getBody().front()) {
+      if (isa<pwrt::LaunchOp, pwrt::RecordOp, pwrt::WaitOp>(op))
+        ++calls;
+      else if (auto group = dyn_cast<pwrt::P2PGroupOp>(op))
+        calls += 2 + group.getBody().front().getOperations().size();
+      if (calls > threshold)
+        return true;
+    }
   return false;
 }
 

@@ -64,8 +64,8 @@ RankCalls runtimeCallsOf(pwrt::RankOp rank,
 /// pwrt_cg_launch indexes this list.
 std::vector<std::string> kernelsOf(pwrt::ProgramOp program);
 
-/// Whether the code of `program` uses the table form: some rank makes
-/// more than `threshold` calls (a negative threshold: never).
+/// Whether the code of `program` uses the table form: its ranks make more
+/// than `threshold` calls in all (a negative threshold: never).
 bool usesTables(pwrt::ProgramOp program, int64_t threshold);
 
 //===----------------------------------------------------------------------===//

@@ -117,7 +117,7 @@ cl::opt<Codegen> codegenForm(
     cl::init(Codegen::Auto),
     cl::values(
         clEnumValN(Codegen::Auto, "auto",
-                   "calls, unless some rank makes more than 4096 runtime "
+                   "calls, unless the program makes more than 8192 runtime "
                    "calls: then table (default)"),
         clEnumValN(Codegen::Calls, "calls",
                    "one readable pwrt_cg_* call per line, a comment per "
