@@ -110,22 +110,23 @@ cl::opt<Format> reportFormat(
                clEnumValN(Format::Json, "json", "one JSON object")),
     cl::sub(cl::SubCommand::getTopLevel()), cl::sub(compareCommand),
     cl::cat(compileCategory));
+const std::string autoCodegenHelp =
+    "calls, unless the program makes more than " +
+    std::to_string(pipeweave::RuntimeToEmitCOptions().tableThreshold) +
+    " runtime calls in all: then table (default)";
 cl::opt<Codegen> codegenForm(
     "codegen",
     cl::desc("How generated code (cpp, llvm, obj, lib) issues each rank's "
              "runtime calls"),
     cl::init(Codegen::Auto),
-    cl::values(
-        clEnumValN(Codegen::Auto, "auto",
-                   "calls, unless the program makes more than 8192 runtime "
-                   "calls: then table (default)"),
-        clEnumValN(Codegen::Calls, "calls",
-                   "one readable pwrt_cg_* call per line, a comment per "
-                   "kernel launch"),
-        clEnumValN(Codegen::Table, "table",
-                   "a constant table of records per rank, issued by one "
-                   "pwrt_cg_run call: compact, and fast to generate and "
-                   "compile for large programs")),
+    cl::values(clEnumValN(Codegen::Auto, "auto", autoCodegenHelp),
+               clEnumValN(Codegen::Calls, "calls",
+                          "one readable pwrt_cg_* call per line, a comment per "
+                          "kernel launch"),
+               clEnumValN(Codegen::Table, "table",
+                          "a constant table of records per rank, issued by one "
+                          "pwrt_cg_run call: compact, and fast to generate and "
+                          "compile for large programs")),
     cl::cat(compileCategory));
 cl::opt<bool>
     timing("timing",
