@@ -46,6 +46,63 @@ pwrt::LaunchRole roleOf(lower::BufferRole role) {
   llvm_unreachable("unknown buffer role");
 }
 
+template <typename TransferOp>
+typename TransferOp::Properties transferProperties(const lower::Transfer &t) {
+  typename TransferOp::Properties properties;
+  properties.payload = t.payload == schedule::Payload::Activation
+                           ? pwrt::Payload::Activation
+                           : pwrt::Payload::Gradient;
+  properties.stage = t.stage;
+  properties.mb = t.microbatch;
+  properties.peer = t.peer;
+  properties.tag = t.tag;
+  properties.offset = t.slot.offset;
+  properties.bytes = t.slot.bytes;
+  return properties;
+}
+
+/// Makes the ops a rank has hundreds of thousands of straight from their
+/// operands and properties: going through an OperationState costs about as
+/// much as the op itself.
+class OpMaker {
+public:
+  explicit OpMaker(MLIRContext *context)
+      : noAttributes(DictionaryAttr::get(context)),
+        launch(nameOf<pwrt::LaunchOp>(context)),
+        send(nameOf<pwrt::SendOp>(context)),
+        recv(nameOf<pwrt::RecvOp>(context)),
+        record(nameOf<pwrt::RecordOp>(context)),
+        wait(nameOf<pwrt::WaitOp>(context)) {}
+
+  /// Appends an op named `name` to `block`.
+  template <typename Properties>
+  Operation *append(Block &block, Location loc, OperationName name,
+                    TypeRange results, ValueRange operands,
+                    Properties &properties) {
+    Operation *op = Operation::create(
+        loc, name, results, operands, noAttributes,
+        OpaqueProperties(&properties), BlockRange(), /*numRegions=*/0);
+    block.push_back(op);
+    return op;
+  }
+  Operation *append(Block &block, Location loc, OperationName name,
+                    TypeRange results, ValueRange operands) {
+    Operation *op =
+        Operation::create(loc, name, results, operands, noAttributes,
+                          OpaqueProperties(nullptr), BlockRange(), 0);
+    block.push_back(op);
+    return op;
+  }
+
+  DictionaryAttr noAttributes;
+  OperationName launch, send, recv, record, wait;
+
+private:
+  template <typename OpT> static OperationName nameOf(MLIRContext *context) {
+    return *RegisteredOperationName::lookup(TypeID::get<OpT>(), context);
+  }
+};
+
 struct SchedToRuntimePass
     : pipeweave::impl::SchedToRuntimeBase<SchedToRuntimePass> {
   void runOnOperation() override {
@@ -78,6 +135,7 @@ struct SchedToRuntimePass
         builder.getStringAttr(lower::streamName(lower::ComputeStream)),
         builder.getStringAttr(lower::streamName(lower::CommStream))};
     llvm::StringMap<StringAttr> kernelNames;
+    OpMaker make(context);
     // One rank at a time: its lowered form is used up before the next.
     lower::RuntimeLowering lowering(value->schedule, *value->costs);
     lower::RankProgram rankProgram;
@@ -98,48 +156,47 @@ struct SchedToRuntimePass
           builder.create<pwrt::StreamOp>(loc, streamType, streamNames[0]),
           builder.create<pwrt::StreamOp>(loc, streamType, streamNames[1])};
       llvm::SmallVector<Value> events(rankProgram.numEvents);
+      Block &body = rank.getBody().front();
       for (const lower::RuntimeOp &op : rankProgram.ops) {
         Value stream = streams[op.stream];
         switch (op.kind) {
         case lower::RuntimeOp::LaunchKernel: {
-          pwrt::LaunchBuffers buffers;
+          pwrt::LaunchOp::Properties properties;
           for (const lower::KernelBuffer &buffer : op.launch.buffers)
-            buffers.set(roleOf(buffer.role),
-                        {buffer.slot.offset, buffer.slot.bytes});
+            properties.buffers.set(roleOf(buffer.role),
+                                   {buffer.slot.offset, buffer.slot.bytes});
           StringAttr &kernel = kernelNames[op.launch.kernel];
           if (!kernel)
             kernel = builder.getStringAttr(op.launch.kernel);
-          builder.create<pwrt::LaunchOp>(loc, kindOf(op.launch.kind), kernel,
-                                         op.launch.stage, op.launch.microbatch,
-                                         stream, buffers);
+          properties.kind = kindOf(op.launch.kind);
+          properties.kernel = kernel;
+          properties.stage = op.launch.stage;
+          properties.mb = op.launch.microbatch;
+          make.append(body, loc, make.launch, {}, stream, properties);
           break;
         }
         case lower::RuntimeOp::TransferGroup: {
           auto group = builder.create<pwrt::P2PGroupOp>(loc, stream);
           group.getBody().push_back(new Block());
-          OpBuilder::InsertionGuard groupGuard(builder);
-          builder.setInsertionPointToEnd(&group.getBody().front());
+          Block &transfers = group.getBody().front();
           for (const lower::Transfer &t : op.transfers) {
-            pwrt::Payload payload = t.payload == schedule::Payload::Activation
-                                        ? pwrt::Payload::Activation
-                                        : pwrt::Payload::Gradient;
-            if (t.isSend)
-              builder.create<pwrt::SendOp>(loc, payload, t.stage, t.microbatch,
-                                           t.peer, t.tag, t.slot.offset,
-                                           t.slot.bytes);
-            else
-              builder.create<pwrt::RecvOp>(loc, payload, t.stage, t.microbatch,
-                                           t.peer, t.tag, t.slot.offset,
-                                           t.slot.bytes);
+            if (t.isSend) {
+              auto properties = transferProperties<pwrt::SendOp>(t);
+              make.append(transfers, loc, make.send, {}, {}, properties);
+            } else {
+              auto properties = transferProperties<pwrt::RecvOp>(t);
+              make.append(transfers, loc, make.recv, {}, {}, properties);
+            }
           }
           break;
         }
         case lower::RuntimeOp::RecordEvent:
           events[op.event] =
-              builder.create<pwrt::RecordOp>(loc, eventType, stream);
+              make.append(body, loc, make.record, eventType, stream)
+                  ->getResult(0);
           break;
         case lower::RuntimeOp::WaitEvent:
-          builder.create<pwrt::WaitOp>(loc, stream, events[op.event]);
+          make.append(body, loc, make.wait, {}, {stream, events[op.event]});
           break;
         }
       }
