@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Backend.h"
+#include "Selection.h"
+#include "pwrt/pwrt_cuda.h"
 
 #include <fmt/format.h>
 
@@ -130,10 +132,13 @@ Error resolveOptions(const pwrt_context_options *given,
     // defaults of the fields it does not know.
     std::memcpy(&options, given, given->struct_size);
   }
-  if (options.backend == PWRT_BACKEND_CUDA)
-    return Error(PWRT_ERROR_UNSUPPORTED,
-                 "the CUDA backend is not part of this build");
-  if (options.backend != PWRT_BACKEND_HOST)
+  if (int(options.backend) == kBackendFromBadEnvironment) {
+    const char *text = std::getenv("PW_BACKEND");
+    return invalid(fmt::format(
+        "PW_BACKEND='{}' names no backend (host or cuda)", text ? text : ""));
+  }
+  if (options.backend != PWRT_BACKEND_HOST &&
+      options.backend != PWRT_BACKEND_CUDA)
     return invalid(fmt::format("unknown backend {}", int(options.backend)));
   if (options.expected_world_size < 0)
     return invalid(
@@ -171,7 +176,7 @@ Error addTransfer(pwrt_context *ctx, pwrt_stream stream,
   int worldSize = ctx->backend->worldSize();
   int rank = ctx->backend->rank();
   if (transfer->peer < 0 || transfer->peer >= worldSize ||
-      transfer->peer == rank)
+      (transfer->peer == rank && !ctx->backend->allowsSelfTransfers()))
     return invalid(fmt::format("{}: peer {} is not another rank of the {}",
                                call, transfer->peer, worldSize));
   int maxTag = std::min(ctx->backend->maxTag(), (1 << 30) - 1);
@@ -187,6 +192,14 @@ Error addTransfer(pwrt_context *ctx, pwrt_stream stream,
     return Error::ok();
   }
   return ctx->backend->submitGroup(stream, std::vector<Transfer>{entry});
+}
+
+/// Whether the caller's options ask for silence (for failures before a
+/// context exists).
+bool quietRequested(const pwrt_context_options *options) {
+  return options &&
+         options->struct_size > offsetof(pwrt_context_options, flags) &&
+         (options->flags & PWRT_FLAG_QUIET);
 }
 
 } // namespace
@@ -212,7 +225,8 @@ void pwrt_context_options_init(pwrt_context_options *options) {
     return;
   std::memset(options, 0, sizeof(*options));
   options->struct_size = sizeof(*options);
-  options->backend = PWRT_BACKEND_HOST;
+  options->backend =
+      pwrt_backend(backendFromEnvironment(std::getenv("PW_BACKEND")));
 }
 
 pwrt_status pwrt_context_create(const pwrt_context_options *options,
@@ -225,14 +239,11 @@ pwrt_status pwrt_context_create(const pwrt_context_options *options,
     Error error = resolveOptions(options, context->options);
     if (!error)
       context->backend =
-          createHostBackend(context->options, context->kernels, error);
+          context->options.backend == PWRT_BACKEND_CUDA
+              ? createCudaBackend(context->options, context->kernels, error)
+              : createHostBackend(context->options, context->kernels, error);
     if (error) {
-      printError(
-          nullptr,
-          options &&
-              (options->struct_size > offsetof(pwrt_context_options, flags)) &&
-              (options->flags & PWRT_FLAG_QUIET),
-          error.message);
+      printError(nullptr, quietRequested(options), error.message);
       return setError(nullptr, error);
     }
     *ctx = context.release();
@@ -260,6 +271,60 @@ pwrt_status pwrt_context_destroy(pwrt_context *ctx) {
     ctx->backend->freePool(ctx->poolBase);
   delete ctx;
   return status;
+}
+
+pwrt_status pwrt_cuda_contexts_create(const pwrt_context_options *options,
+                                      int32_t count, const int32_t *devices,
+                                      pwrt_context **contexts) {
+  return guarded(nullptr, [&] {
+    if (!contexts)
+      return setError(nullptr,
+                      invalid("pwrt_cuda_contexts_create: contexts is NULL"));
+    if (count < 1)
+      return setError(nullptr,
+                      invalid(fmt::format("pwrt_cuda_contexts_create: count "
+                                          "is {}",
+                                          count)));
+    std::fill(contexts, contexts + count, nullptr);
+    std::vector<std::unique_ptr<pwrt_context>> created;
+    std::vector<const KernelTable *> tables;
+    ResolvedOptions resolved;
+    Error error = resolveOptions(options, resolved);
+    if (!error && resolved.backend != PWRT_BACKEND_CUDA)
+      error = invalid("pwrt_cuda_contexts_create needs backend "
+                      "PWRT_BACKEND_CUDA");
+    if (!error && resolved.expectedWorldSize != 0 &&
+        resolved.expectedWorldSize != count)
+      error = makeError(PWRT_ERROR_WORLD_SIZE_MISMATCH,
+                        "the program was compiled for {} ranks but asks for {} "
+                        "in this process",
+                        resolved.expectedWorldSize, count);
+    std::vector<std::unique_ptr<Backend>> backends;
+    if (!error) {
+      for (int32_t r = 0; r < count; ++r) {
+        created.push_back(std::make_unique<pwrt_context>());
+        created.back()->options = resolved;
+        tables.push_back(&created.back()->kernels);
+      }
+      std::vector<int> deviceList;
+      if (devices)
+        deviceList.assign(devices, devices + count);
+      error = createCudaLocalBackends(resolved, tables, deviceList, backends);
+    }
+    if (error) {
+      printError(nullptr, quietRequested(options), error.message);
+      return setError(nullptr, error);
+    }
+    for (int32_t r = 0; r < count; ++r) {
+      created[size_t(r)]->backend = std::move(backends[size_t(r)]);
+      contexts[r] = created[size_t(r)].release();
+    }
+    return PWRT_OK;
+  });
+}
+
+int pwrt_cuda_device(const pwrt_context *ctx) {
+  return ctx ? ctx->backend->device() : -1;
 }
 
 int pwrt_rank(const pwrt_context *ctx) {

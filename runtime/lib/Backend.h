@@ -2,9 +2,8 @@
 //
 // The C entry points (Api.cpp) validate arguments and keep the state every
 // backend shares (kernel registry, pool bounds, open groups, step state);
-// a Backend runs the work. The host backend (HostBackend.cpp: threads and
-// MPI) is the only one so far; a CUDA + NCCL backend implements the same
-// interface.
+// a Backend runs the work: the host backend (HostBackend.cpp: threads and
+// MPI) or the CUDA backend (CudaBackend.cpp: CUDA streams and NCCL).
 //
 //===----------------------------------------------------------------------===//
 
@@ -93,12 +92,30 @@ public:
   /// After shutdown: a stream thread is stuck in a kernel and still uses
   /// the backend, the kernel table and the pool, which must then leak.
   virtual bool hasStuckThreads() const = 0;
+
+  /// Whether a transfer may name this rank itself as its peer.
+  virtual bool allowsSelfTransfers() const { return false; }
+  /// The CUDA device of the context, -1 for host backends.
+  virtual int device() const { return -1; }
 };
 
 /// The host backend over MPI; on failure returns null and sets `error`.
 std::unique_ptr<Backend> createHostBackend(const ResolvedOptions &options,
                                            const KernelTable &kernels,
                                            Error &error);
+
+/// The CUDA backend, one process per rank (CudaBackend.cpp); in a build
+/// without CUDA it fails with PWRT_ERROR_UNSUPPORTED.
+std::unique_ptr<Backend> createCudaBackend(const ResolvedOptions &options,
+                                           const KernelTable &kernels,
+                                           Error &error);
+
+/// The CUDA backend with every rank in this process: backends[r] is rank r
+/// of kernels.size(), on devices[r] (empty: r % the visible devices).
+Error createCudaLocalBackends(const ResolvedOptions &options,
+                              const std::vector<const KernelTable *> &kernels,
+                              const std::vector<int> &devices,
+                              std::vector<std::unique_ptr<Backend>> &backends);
 
 } // namespace pwrt
 

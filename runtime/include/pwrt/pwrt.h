@@ -104,7 +104,8 @@ typedef enum pwrt_status {
   PWRT_ERROR_OUT_OF_MEMORY = 9,
   PWRT_ERROR_UNSUPPORTED = 10, /* e.g. a backend this build does not have */
   PWRT_ERROR_IO = 11,          /* the trace file could not be written */
-  PWRT_ERROR_INTERNAL = 12
+  PWRT_ERROR_INTERNAL = 12,
+  PWRT_ERROR_DEVICE = 13 /* CUDA or NCCL reported an error */
 } pwrt_status;
 
 /* A short lower-case phrase, e.g. "kernel failed"; never NULL. */
@@ -121,7 +122,7 @@ const char *pwrt_last_error(const pwrt_context *ctx);
 
 typedef enum pwrt_backend {
   PWRT_BACKEND_HOST = 0, /* one process per rank over MPI, CPU threads */
-  PWRT_BACKEND_CUDA = 1  /* CUDA streams and NCCL (not built yet) */
+  PWRT_BACKEND_CUDA = 1  /* CUDA streams and NCCL (pwrt/pwrt_cuda.h) */
 } pwrt_backend;
 
 /* Flags for pwrt_context_options.flags. */
@@ -147,8 +148,10 @@ typedef struct pwrt_context_options {
   uint32_t flags; /* PWRT_FLAG_* */
 } pwrt_context_options;
 
-/* Fills `options` with the defaults: host backend, any world size, timeout
- * and trace from the environment, no flags. */
+/* Fills `options` with the defaults: the backend named by the environment
+ * variable PW_BACKEND ("host" or "cuda"), else the host backend; any world
+ * size; timeout and trace from the environment; no flags. A backend set
+ * after this call wins over PW_BACKEND. */
 void pwrt_context_options_init(pwrt_context_options *options);
 
 /* Collective. Initializes MPI if nobody has (MPI_THREAD_MULTIPLE; it is
@@ -295,11 +298,14 @@ typedef enum pwrt_payload {
 } pwrt_payload;
 
 /* One message. A send and the receive that matches it name each other's
- * rank, the same tag and the same size; tags need to be unique only among
- * the messages of one (sender, receiver) pair that can be in flight at
- * once (the compiler derives them from the producing stage and
- * micro-batch). `payload`, `stage` and `microbatch` (the local stage, -1 if
- * none) only label traces and messages. */
+ * rank (on the CUDA backend a rank may also send to itself), the same tag
+ * and the same size; tags need to be unique only among the messages of one
+ * (sender, receiver) pair that can be in flight at once (the compiler
+ * derives them from the producing stage and micro-batch). NCCL matches by
+ * order, not by tag: on the CUDA backend each pair's messages must also be
+ * issued in the same order at both ends (the compiler's lowering does so; a
+ * step that does not fails). `payload`, `stage` and `microbatch` (the local
+ * stage, -1 if none) only label traces and messages. */
 typedef struct pwrt_transfer {
   void *data; /* send: read from; receive: written to */
   size_t bytes;
