@@ -72,7 +72,11 @@ endif()
 message(STATUS "pwrt: the CUDA backend is built (CUDA ${CUDAToolkit_VERSION}, "
   "NCCL ${PWRT_NCCL_LIBRARY}, GPU architectures ${CMAKE_CUDA_ARCHITECTURES})")
 
-# Enables CUDA in the calling directory (for its .cu sources).
+# Enables CUDA in the calling directory (for its .cu sources). C++17: what
+# the kernels need, and a dialect every CMake knows nvcc's flag for.
 macro(pwrt_enable_cuda)
   enable_language(CUDA)
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  set(CMAKE_CUDA_EXTENSIONS OFF)
 endmacro()

@@ -1273,17 +1273,21 @@ std::unique_ptr<Backend> createCudaBackend(const ResolvedOptions &options,
     return nullptr;
   }
   std::vector<RankPlacement> placements;
-  std::string problems;
+  std::vector<std::string> problems(static_cast<size_t>(size));
+  bool anyProblem = false;
   for (int r = 0; r < size; ++r) {
+    const std::string &text = all[size_t(r)];
     std::optional<RankPlacement> placement;
-    if (!all[size_t(r)].empty() && all[size_t(r)][0] == '!')
-      problems += fmt::format("{}rank {}: {}", problems.empty() ? "" : "; ", r,
-                              all[size_t(r)].substr(1));
-    else if ((placement = decodePlacement(all[size_t(r)])))
+    if (!text.empty() && text[0] == '!')
+      problems[size_t(r)] = text.substr(1);
+    else if ((placement = decodePlacement(text)))
       placements.push_back(*placement);
+    else
+      problems[size_t(r)] = "sent a garbled placement";
+    anyProblem |= !problems[size_t(r)].empty();
   }
-  if (!problems.empty()) {
-    error = Error(PWRT_ERROR_DEVICE, problems);
+  if (anyProblem) {
+    error = Error(PWRT_ERROR_DEVICE, summarizeRankProblems(problems));
     return nullptr;
   }
   TransportPlan plan =

@@ -2,6 +2,7 @@
 
 #include "Placement.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -31,6 +32,35 @@ std::optional<RankPlacement> decodePlacement(const std::string &text) {
 
 int deviceForLocalRank(int localRank, int deviceCount) {
   return deviceCount > 0 ? localRank % deviceCount : -1;
+}
+
+std::string summarizeRankProblems(const std::vector<std::string> &problems) {
+  std::vector<std::pair<std::string, std::vector<int>>> groups;
+  for (int rank = 0; rank < int(problems.size()); ++rank) {
+    const std::string &problem = problems[size_t(rank)];
+    if (problem.empty())
+      continue;
+    auto found = std::find_if(groups.begin(), groups.end(), [&](const auto &g) {
+      return g.first == problem;
+    });
+    if (found == groups.end())
+      groups.push_back({problem, {rank}});
+    else
+      found->second.push_back(rank);
+  }
+  std::string text;
+  for (const auto &[problem, ranks] : groups) {
+    std::string who;
+    if (ranks.size() == problems.size() && ranks.size() > 1)
+      who = "every rank";
+    else if (ranks.size() == 1)
+      who = fmt::format("rank {}", ranks.front());
+    else
+      for (int rank : ranks)
+        who += fmt::format("{}{}", who.empty() ? "ranks " : ", ", rank);
+    text += fmt::format("{}{}: {}", text.empty() ? "" : "; ", who, problem);
+  }
+  return text;
 }
 
 TransportPlan planTransport(const std::vector<RankPlacement> &placements,

@@ -36,6 +36,12 @@ std::optional<RankPlacement> decodePlacement(const std::string &text);
 /// `deviceCount` (> 0) devices.
 int deviceForLocalRank(int localRank, int deviceCount);
 
+/// One message for the ranks that cannot start, ordered by first rank,
+/// ranks with the same problem together: "every rank: <problem>" or
+/// "rank 1: <a>; ranks 2, 5: <b>". problems[r] is empty for a rank that is
+/// fine.
+std::string summarizeRankProblems(const std::vector<std::string> &problems);
+
 struct TransportPlan {
   bool nccl = true; // else the local transport
   std::string note; // why the local transport, for traces and tests

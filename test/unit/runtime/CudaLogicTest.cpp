@@ -178,6 +178,15 @@ TEST(CudaPlacement, DeviceOfLocalRank) {
   EXPECT_EQ(deviceForLocalRank(0, 0), -1);
 }
 
+TEST(CudaPlacement, RanksWithTheSameProblemAreNamedTogether) {
+  EXPECT_EQ(summarizeRankProblems({"no GPU", "no GPU", "no GPU"}),
+            "every rank: no GPU");
+  EXPECT_EQ(summarizeRankProblems({"", "bad id", "no GPU", "", "no GPU"}),
+            "rank 1: bad id; ranks 2, 4: no GPU");
+  EXPECT_EQ(summarizeRankProblems({"no GPU"}), "rank 0: no GPU");
+  EXPECT_EQ(summarizeRankProblems({"", ""}), "");
+}
+
 TEST(CudaPlacement, DistinctGpusUseNccl) {
   // The same bus id on two hosts is two GPUs.
   std::vector<RankPlacement> ranks = {at("a", "bus0", 0), at("a", "bus1", 1),
