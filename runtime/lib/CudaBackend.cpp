@@ -304,11 +304,11 @@ Error CudaBackend::allocatePool(size_t bytes, size_t alignment, void **base) {
   PWRT_CUDA_CHECK(cudaMalloc(&raw, total), site(doing));
   uintptr_t aligned = (reinterpret_cast<uintptr_t>(raw) + alignment - 1) /
                       alignment * alignment;
-  // The pool is zero-filled before any stream can touch it (our streams
-  // do not wait for the legacy stream that cudaMemset uses).
-  cudaError_t rc = cudaMemset(raw, 0, total);
+  // Zero-filled before any stream can touch it; on a stream of our own,
+  // so that other ranks on the device are not waited for.
+  cudaError_t rc = cudaMemsetAsync(raw, 0, total, originStream);
   if (rc == cudaSuccess)
-    rc = cudaDeviceSynchronize();
+    rc = cudaStreamSynchronize(originStream);
   if (rc != cudaSuccess) {
     cudaFree(raw);
     return cudaCallFailed("cudaMemset(pool)", rc, site(doing));
@@ -875,7 +875,10 @@ void CudaBackend::collectSlices() {
       cudaGetLastError();
       return false;
     }
-    ns = stepBeginNs - originNs + int64_t(double(ms) * 1e6);
+    // The step's origin completes as it is recorded; an op that started
+    // a few microseconds "before" it started with it.
+    ns = stepBeginNs - originNs +
+         std::max<int64_t>(0, int64_t(double(ms) * 1e6));
     return true;
   };
   for (auto &stream : streams) {
@@ -1184,11 +1187,15 @@ std::string placementOf(int device) {
 }
 
 /// Waits for a nonblocking communicator to finish what it started
-/// (initialization), at most the timeout.
+/// (initialization), at most the timeout; a peer's fatal announcement on
+/// `control` (may be null) ends the wait too.
 Error waitForNewComm(ncclComm_t comm, double timeoutSeconds, int rank,
-                     const std::string &what) {
+                     const std::string &what, ControlPlane *control) {
   int64_t startNs = monotonicNs();
   for (;;) {
+    if (control)
+      if (std::optional<FatalReport> report = control->pollFatal())
+        return report->toError();
     ncclResult_t state = ncclSuccess;
     ncclResult_t rc = ncclCommGetAsyncError(comm, &state);
     if (rc != ncclSuccess)
@@ -1345,7 +1352,8 @@ std::unique_ptr<Backend> createCudaBackend(const ResolvedOptions &options,
       error = ncclCallFailed("ncclCommInitRankConfig", result, comm,
                              CallSite{rank, what, ""});
     else
-      error = waitForNewComm(comm, options.timeoutSeconds, rank, what);
+      error = waitForNewComm(comm, options.timeoutSeconds, rank, what,
+                             control.get());
     if (error) {
       if (comm)
         ncclCommAbort(comm);
@@ -1448,7 +1456,7 @@ Error createCudaLocalBackends(const ResolvedOptions &options,
     }
     for (int r = 0; r < size; ++r)
       if (Error wait = waitForNewComm(comms[size_t(r)], options.timeoutSeconds,
-                                      r, what)) {
+                                      r, what, nullptr)) {
         abortAll();
         return wait;
       }

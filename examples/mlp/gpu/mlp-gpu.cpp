@@ -190,15 +190,26 @@ struct RankState {
       buffer = memory.floats(size_t(shape.rows) * shape.wide(), error);
     return error;
   }
+  /// Between steps, on a stream of this rank (other ranks on the device
+  /// may be running their steps already).
   cudaError_t zeroGradients() {
-    for (float *gradient : gradients)
+    if (!setupStream)
       if (cudaError_t rc =
-              cudaMemset(gradient, 0, sizeof(float) * blockFloats(shape)))
+              cudaStreamCreateWithFlags(&setupStream, cudaStreamNonBlocking))
+        return rc;
+    for (float *gradient : gradients)
+      if (cudaError_t rc = cudaMemsetAsync(
+              gradient, 0, sizeof(float) * blockFloats(shape), setupStream))
         return rc;
     stagesWithGradients.clear();
     lossesWritten.clear();
-    return cudaDeviceSynchronize();
+    return cudaStreamSynchronize(setupStream);
   }
+  ~RankState() {
+    if (setupStream)
+      cudaStreamDestroy(setupStream);
+  }
+  cudaStream_t setupStream = nullptr;
   int blockOf(int stage) const { return stage % program->blocks; }
   int directionOf(int stage) const { return stage / program->blocks; }
   gpu::DeviceBlock params(int stage) const {
