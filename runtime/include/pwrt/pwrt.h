@@ -68,7 +68,9 @@
  * launcher tears down still leaves the reason behind.
  *
  * Threads: call the functions of one context from one thread (the host
- * thread). Kernels run on stream threads and may call only
+ * thread). Kernels run on stream threads (host backend) or inside
+ * pwrt_launch on the host thread, enqueueing device work on native_stream
+ * (CUDA backend, pwrt/pwrt_cuda.h), and may call only
  * pwrt_kernel_set_error.
  *
  *===----------------------------------------------------------------------===*/
