@@ -13,7 +13,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <sched.h>
 #include <thread>
 
@@ -65,6 +67,13 @@ private:
     return report;
   }
   void postFatalReceive();
+  /// Keeps `buffer` alive until `request` completes (or for good, if the
+  /// job breaks first): MPI reads it until then.
+  void keepUntilSent(MPI_Request request,
+                     std::shared_ptr<const std::string> buffer) {
+    outgoing.push_back(Outgoing{request, std::move(buffer)});
+  }
+  void reapOutgoing();
 
   const double timeoutSeconds;
   const int64_t timeoutNs;
@@ -75,7 +84,12 @@ private:
   MPI_Comm fatalComm = MPI_COMM_NULL;
   MPI_Request fatalRequest = MPI_REQUEST_NULL;
   std::vector<char> fatalIn = std::vector<char>(kFatalBytes);
-  std::vector<std::pair<MPI_Request, std::unique_ptr<std::string>>> fatalOut;
+  struct Outgoing {
+    MPI_Request request;
+    std::shared_ptr<const std::string> buffer;
+  };
+  // Announcements, and the sends of all-gathers that gave up.
+  std::vector<Outgoing> outgoing;
   bool retained = false;
   bool broken = false;
 };
@@ -108,19 +122,43 @@ Error MpiControl::initialize() {
 }
 
 MpiControl::~MpiControl() {
-  if (!broken) {
-    if (fatalRequest != MPI_REQUEST_NULL) {
-      MPI_Cancel(&fatalRequest);
-      MPI_Wait(&fatalRequest, MPI_STATUS_IGNORE);
+  // The posted receive would write into fatalIn after it is freed: cancel
+  // it (a local operation, safe also when peers are gone).
+  if (fatalRequest != MPI_REQUEST_NULL) {
+    MPI_Cancel(&fatalRequest);
+    MPI_Wait(&fatalRequest, MPI_STATUS_IGNORE);
+  }
+  // Sends still in flight keep their buffers: MPI reads them until they
+  // complete, which may be never when the job is broken.
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(broken ? 0 : 200);
+  do
+    reapOutgoing();
+  while (!outgoing.empty() && std::chrono::steady_clock::now() < deadline);
+  if (!outgoing.empty()) {
+    static auto *kept = new std::vector<Outgoing>();
+    for (Outgoing &entry : outgoing) {
+      MPI_Request_free(&entry.request);
+      kept->push_back(std::move(entry));
     }
-    for (auto &entry : fatalOut)
-      MPI_Request_free(&entry.first);
+    outgoing.clear();
+  }
+  if (!broken)
     for (MPI_Comm *comm : {&gatherComm, &fatalComm})
       if (*comm != MPI_COMM_NULL)
         MPI_Comm_free(comm);
-  }
   if (retained)
     mpi::release();
+}
+
+void MpiControl::reapOutgoing() {
+  auto done =
+      std::remove_if(outgoing.begin(), outgoing.end(), [](Outgoing &entry) {
+        int finished = 0;
+        MPI_Test(&entry.request, &finished, MPI_STATUS_IGNORE);
+        return finished != 0;
+      });
+  outgoing.erase(done, outgoing.end());
 }
 
 void MpiControl::postFatalReceive() {
@@ -138,17 +176,26 @@ std::optional<FatalReport> MpiControl::allGather(const std::string &mine,
     return std::nullopt;
   if (std::optional<FatalReport> fatal = pollFatal())
     return fatal;
+  reapOutgoing();
 
+  // Our own copy: if this gives up, the sends may still read it.
+  auto buffer = std::make_shared<const std::string>(mine);
   std::vector<MPI_Request> sends;
   std::vector<int> sendPeer;
+  auto giveUp = [&](FatalReport report) {
+    for (MPI_Request request : sends)
+      if (request != MPI_REQUEST_NULL)
+        keepUntilSent(request, buffer);
+    return report;
+  };
   for (int peer = 0; peer < numRanks; ++peer) {
     if (peer == myRank)
       continue;
     MPI_Request request;
-    int rc = MPI_Isend(mine.data(), int(mine.size()), MPI_CHAR, peer,
+    int rc = MPI_Isend(buffer->data(), int(buffer->size()), MPI_CHAR, peer,
                        kGatherTag, gatherComm, &request);
     if (rc != MPI_SUCCESS)
-      return mpiFailure(rc, "sending " + what);
+      return giveUp(mpiFailure(rc, "sending " + what));
     sends.push_back(request);
     sendPeer.push_back(peer);
   }
@@ -165,7 +212,7 @@ std::optional<FatalReport> MpiControl::allGather(const std::string &mine,
       MPI_Status status;
       int rc = MPI_Iprobe(peer, kGatherTag, gatherComm, &flag, &status);
       if (rc != MPI_SUCCESS)
-        return mpiFailure(rc, "receiving " + what);
+        return giveUp(mpiFailure(rc, "receiving " + what));
       if (!flag)
         continue;
       int length = 0;
@@ -174,7 +221,7 @@ std::optional<FatalReport> MpiControl::allGather(const std::string &mine,
       rc = MPI_Recv(all[size_t(peer)].data(), length, MPI_CHAR, peer,
                     kGatherTag, gatherComm, MPI_STATUS_IGNORE);
       if (rc != MPI_SUCCESS)
-        return mpiFailure(rc, "receiving " + what);
+        return giveUp(mpiFailure(rc, "receiving " + what));
       received[size_t(peer)] = true;
       ++receivedCount;
       progressed = true;
@@ -192,7 +239,7 @@ std::optional<FatalReport> MpiControl::allGather(const std::string &mine,
     if (receivedCount == numRanks && sentCount == int(sends.size()))
       return std::nullopt;
     if (std::optional<FatalReport> fatal = pollFatal())
-      return fatal;
+      return giveUp(*fatal);
     int64_t nowNs = steadyNs();
     if (progressed)
       lastProgressNs = nowNs;
@@ -215,7 +262,7 @@ std::optional<FatalReport> MpiControl::allGather(const std::string &mine,
                       myRank, timeoutSeconds, rankList(missing), what);
       announceFatal(report);
       markBroken();
-      return report;
+      return giveUp(report);
     }
     // Spin briefly, then give the core away: peers may share it.
     if (round < 64)
@@ -233,14 +280,14 @@ void MpiControl::announceFatal(const FatalReport &report) {
   std::string text = encodeFatal(report);
   if (text.size() >= kFatalBytes)
     text.resize(kFatalBytes - 1);
+  auto buffer = std::make_shared<const std::string>(std::move(text));
   for (int peer = 0; peer < numRanks; ++peer) {
     if (peer == myRank)
       continue;
-    auto copy = std::make_unique<std::string>(text);
     MPI_Request request;
-    if (MPI_Isend(copy->data(), int(copy->size()), MPI_CHAR, peer, kFatalTag,
-                  fatalComm, &request) == MPI_SUCCESS)
-      fatalOut.emplace_back(request, std::move(copy));
+    if (MPI_Isend(buffer->data(), int(buffer->size()), MPI_CHAR, peer,
+                  kFatalTag, fatalComm, &request) == MPI_SUCCESS)
+      keepUntilSent(request, buffer);
   }
 }
 
