@@ -942,8 +942,9 @@ Error CudaBackend::stepEnd() {
         if (!report)
           failFatal(makeError(PWRT_ERROR_INTERNAL,
                               "rank {}: the step report of rank {} is "
-                              "garbled",
-                              myRank, r));
+                              "garbled: '{}'",
+                              myRank, r,
+                              jsonEscape(all[size_t(r)].substr(0, 200))));
         else
           reports.push_back(std::move(*report));
       }
