@@ -494,6 +494,8 @@ int peerLost() {
 /// A kernel that outruns the timeout fails the step with TIMEOUT; the
 /// process then ends at once (the kernel cannot be stopped).
 int stuckKernel() {
+  // No NCCL communicator: aborting one could wait for the spinning kernel.
+  ::setenv("PW_CUDA_TRANSPORT", "local", 1);
   pwrt_context_options options = cudaOptions(1.0);
   pwrt_context *ctx = nullptr;
   CHECK_OK(nullptr, pwrt_context_create(&options, &ctx));
