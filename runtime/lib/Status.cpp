@@ -32,6 +32,8 @@ const char *statusString(pwrt_status status) {
     return "I/O error";
   case PWRT_ERROR_INTERNAL:
     return "internal error";
+  case PWRT_ERROR_CAPACITY_EXCEEDED:
+    return "capacity exceeded";
   }
   return "unknown status";
 }
