@@ -20,7 +20,7 @@ for what, found in (("kernel", kernels), ("all-to-all", all_to_alls)):
         sys.exit(f"{what} slices from processes {sorted(seen)}, "
                  f"expected 0..{ranks - 1}")
 names = {e["name"] for e in all_to_alls}
-expected = {f"all-to-all {c} ({d})" for c in ("dispatch", "combine")
+expected = {f"all_to_all {c} ({d})" for c in ("dispatch", "combine")
             for d in ("forward", "backward")}
 if names != expected:
     sys.exit(f"all-to-all names {sorted(names)}, expected {sorted(expected)}")

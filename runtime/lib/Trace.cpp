@@ -60,7 +60,7 @@ std::string sliceName(const Slice &slice, const KernelTable &kernels,
     std::string label = slice.label >= 0 && size_t(slice.label) < labels.size()
                             ? labels[size_t(slice.label)]
                             : std::string();
-    return fmt::format("all-to-all{}{} ({})", label.empty() ? "" : " ", label,
+    return fmt::format("all_to_all{}{} ({})", label.empty() ? "" : " ", label,
                        actionKindName(pwrt_action_kind(slice.detail)));
   }
   case SliceKind::Step:

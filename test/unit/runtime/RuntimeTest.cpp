@@ -876,7 +876,7 @@ TEST(RuntimeTrace, AllToAllIsOneTransferSliceWithItsLabels) {
   std::string json = text.str();
   EXPECT_NE(json.find("\"tid\":1,\"ts\":"), std::string::npos) << json;
   EXPECT_NE(
-      json.find("\"name\":\"all-to-all combine (backward)\",\"cat\":"
+      json.find("\"name\":\"all_to_all combine (backward)\",\"cat\":"
                 "\"transfer\",\"args\":{\"step\":0,\"kind\":"
                 "\"all_to_all\",\"direction\":\"backward\",\"stage\":2,"
                 "\"microbatch\":5,\"layer\":1,\"group\":0,\"rows_sent\":3,"
