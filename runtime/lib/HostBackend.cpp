@@ -32,6 +32,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -201,6 +202,13 @@ struct Stream {
   std::vector<int64_t> transferBeginNs;
   std::vector<int> completedIndices;
   std::vector<MPI_Status> statuses;
+
+  // What an all-to-all's MPI requests read and write besides the caller's
+  // buffers: here, not on the worker's stack, so that requests left
+  // pending when one is abandoned (a lost peer) never point to freed
+  // memory. Each entry is a peer's row count and row size.
+  std::vector<std::array<int64_t, 2>> countsOut, countsIn;
+  std::vector<char> overflow; // received rows that do not fit
 };
 
 /// A failure as this rank knows it.
@@ -975,11 +983,9 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
   std::vector<MPI_Request> requests;
   std::vector<Pending> pending;
   // Per peer: its row count and row size, sent ahead of the rows.
-  struct Meta {
-    int64_t rows;
-    int64_t rowBytes;
-  };
-  std::vector<Meta> metaOut(size), metaIn(size);
+  auto &countsOut = stream.countsOut, &countsIn = stream.countsIn;
+  countsOut.assign(size, {0, 0});
+  countsIn.assign(size, {0, 0});
   auto post = [&](bool isSend, void *data, size_t bytes, size_t peer, int tag,
                   Part part) {
     do {
@@ -1006,11 +1012,11 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
   for (size_t peer = 0; peer < size; ++peer) {
     if (peer == me)
       continue;
-    metaOut[peer] = Meta{sendCounts[peer], int64_t(rowBytes)};
-    if (!post(false, &metaIn[peer], sizeof(Meta), peer, countsTag,
-              Part::CountsIn) ||
-        !post(true, &metaOut[peer], sizeof(Meta), peer, countsTag,
-              Part::CountsOut))
+    countsOut[peer] = {sendCounts[peer], int64_t(rowBytes)};
+    if (!post(false, countsIn[peer].data(), sizeof(countsIn[peer]), peer,
+              countsTag, Part::CountsIn) ||
+        !post(true, countsOut[peer].data(), sizeof(countsOut[peer]), peer,
+              countsTag, Part::CountsOut))
       return;
     ++countsLeft;
     if (sendCounts[peer] > 0 &&
@@ -1024,7 +1030,7 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
 
   // Once every count is in: where the rows go, then post their receives.
   std::vector<int64_t> recvCounts(size, 0);
-  std::vector<char> scratch; // rows that do not fit the receive buffer
+  std::vector<char> &scratch = stream.overflow;
   auto receiveRows = [&] {
     recvCounts[me] = sendCounts[me];
     size_t scratchBytes = 0;
@@ -1032,14 +1038,14 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
     for (size_t peer = 0; peer < size; ++peer) {
       if (peer == me)
         continue;
-      recvCounts[peer] = metaIn[peer].rows;
-      scratchBytes += size_t(metaIn[peer].rows) * size_t(metaIn[peer].rowBytes);
-      if (metaIn[peer].rows > 0 && size_t(metaIn[peer].rowBytes) != rowBytes &&
+      recvCounts[peer] = countsIn[peer][0];
+      scratchBytes += size_t(countsIn[peer][0]) * size_t(countsIn[peer][1]);
+      if (countsIn[peer][0] > 0 && size_t(countsIn[peer][1]) != rowBytes &&
           mismatch.empty())
-        mismatch = fmt::format("group rank {} (rank {}) sends rows of {} "
-                               "bytes, this rank's rows have {} bytes",
-                               peer, a2a.members[peer], metaIn[peer].rowBytes,
-                               rowBytes);
+        mismatch =
+            fmt::format("group rank {} (rank {}) sends rows of {} "
+                        "bytes, this rank's rows have {} bytes",
+                        peer, a2a.members[peer], countsIn[peer][1], rowBytes);
     }
     int64_t total =
         std::accumulate(recvCounts.begin(), recvCounts.end(), int64_t(0));
@@ -1062,9 +1068,9 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
     char *target =
         fits ? static_cast<char *>(args.recv) + headerBytes : scratch.data();
     for (size_t peer = 0; peer < size; ++peer) {
-      size_t bytes = peer == me ? size_t(sendCounts[me]) * rowBytes
-                                : size_t(metaIn[peer].rows) *
-                                      size_t(metaIn[peer].rowBytes);
+      size_t bytes =
+          peer == me ? size_t(sendCounts[me]) * rowBytes
+                     : size_t(countsIn[peer][0]) * size_t(countsIn[peer][1]);
       if (bytes == 0)
         continue;
       if (peer == me) {
