@@ -563,9 +563,14 @@ pwrt_status pwrt_launch(pwrt_context *ctx, pwrt_stream stream,
         (args->num_outputs && !args->outputs) ||
         (args->num_gradients && !args->gradients))
       return setError(ctx, invalid("pwrt_launch: a buffer array is NULL"));
+    if (args->layer < -1)
+      return setError(ctx, invalid(fmt::format(
+                               "pwrt_launch: layer {} (a component's layer is "
+                               ">= 0; -1 for a launch that is not one)",
+                               args->layer)));
     LaunchOp op;
     op.kernel = kernel;
-    op.args = *args;
+    op.args = *args; // kind, stage, micro-batches, layer: the caller's group
     op.buffers.reserve(args->num_inputs + args->num_outputs +
                        args->num_gradients);
     op.buffers.insert(op.buffers.end(), args->inputs,

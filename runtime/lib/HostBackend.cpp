@@ -190,6 +190,7 @@ struct Stream {
   std::atomic<int32_t> kernelId{-1};
   std::atomic<int32_t> kernelStage{-1};
   std::atomic<int32_t> kernelMicrobatch{-1};
+  std::atomic<int32_t> kernelLayer{-1};
   std::atomic<int32_t> kernelKind{0};
 
   std::vector<Slice> slices; // worker only, read after it stops
@@ -679,6 +680,7 @@ void HostBackend::runKernel(Stream &stream, LaunchOp &launch) {
   stream.kernelId.store(launch.kernel, std::memory_order_relaxed);
   stream.kernelStage.store(args.stage, std::memory_order_relaxed);
   stream.kernelMicrobatch.store(args.microbatch, std::memory_order_relaxed);
+  stream.kernelLayer.store(args.layer, std::memory_order_relaxed);
   stream.kernelKind.store(int32_t(args.kind), std::memory_order_relaxed);
   int64_t beginNs = monotonicNs();
   stream.kernelStartNs.store(beginNs, std::memory_order_release);
@@ -701,15 +703,16 @@ void HostBackend::runKernel(Stream &stream, LaunchOp &launch) {
     slice.kernel = launch.kernel;
     slice.stage = args.stage;
     slice.microbatch = args.microbatch;
+    slice.layer = args.layer;
     slice.detail = uint8_t(args.kind);
     stream.slices.push_back(slice);
   }
   if (status == PWRT_OK)
     return;
   std::string message = fmt::format(
-      "rank {}: kernel '{}' failed at stage {}, micro-batch {} ({}) on "
+      "rank {}: kernel '{}' failed at stage {}, micro-batch {}{} ({}) on "
       "stream '{}': {}",
-      myRank, kernel.name, args.stage, args.microbatch,
+      myRank, kernel.name, args.stage, args.microbatch, layerText(args.layer),
       actionKindName(args.kind), stream.name, statusString(status));
   if (!call.message.empty())
     message += ": " + call.message;
@@ -917,8 +920,7 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
       "all-to-all{}{} ({}) at stage {}, micro-batch {}{} on stream '{}'",
       a2a.name.empty() ? "" : " '", a2a.name.empty() ? "" : a2a.name + "'",
       actionKindName(args.kind), args.stage, args.microbatch,
-      args.layer >= 0 ? fmt::format(", layer {}", args.layer) : "",
-      stream.name);
+      layerText(args.layer), stream.name);
   // After a failure anywhere the rows mean nothing: send none, report no
   // further problems, but take part so that no peer waits.
   auto stepFailed = [&] {
@@ -1187,7 +1189,7 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
     slice.stage = args.stage;
     slice.microbatch = args.microbatch;
     slice.peer = a2a.group;
-    slice.tag = args.layer;
+    slice.layer = args.layer;
     slice.detail = uint8_t(args.kind);
     slice.label = op.label;
     slice.rowsSent =
@@ -1361,14 +1363,16 @@ void HostBackend::checkKernelTimeouts() {
     int32_t kernel = stream->kernelId.load(std::memory_order_relaxed);
     failLocal(Failure{
         PWRT_ERROR_TIMEOUT, myRank, -1, true, wallNs(),
-        fmt::format("rank {}: kernel '{}' at stage {}, micro-batch {} ({}) "
-                    "on stream '{}' is still running after {:.1f} s",
-                    myRank, kernels[size_t(kernel)].name,
-                    stream->kernelStage.load(std::memory_order_relaxed),
-                    stream->kernelMicrobatch.load(std::memory_order_relaxed),
-                    actionKindName(pwrt_action_kind(
-                        stream->kernelKind.load(std::memory_order_relaxed))),
-                    stream->name, options.timeoutSeconds)});
+        fmt::format(
+            "rank {}: kernel '{}' at stage {}, micro-batch {}{} ({}) "
+            "on stream '{}' is still running after {:.1f} s",
+            myRank, kernels[size_t(kernel)].name,
+            stream->kernelStage.load(std::memory_order_relaxed),
+            stream->kernelMicrobatch.load(std::memory_order_relaxed),
+            layerText(stream->kernelLayer.load(std::memory_order_relaxed)),
+            actionKindName(pwrt_action_kind(
+                stream->kernelKind.load(std::memory_order_relaxed))),
+            stream->name, options.timeoutSeconds)});
     return;
   }
 }

@@ -56,6 +56,10 @@ const char *actionKindName(pwrt_action_kind kind) {
   return "unknown";
 }
 
+std::string layerText(int32_t layer) {
+  return layer >= 0 ? fmt::format(", layer {}", layer) : std::string();
+}
+
 const char *payloadName(pwrt_payload payload) {
   switch (payload) {
   case PWRT_PAYLOAD_ACTIVATION:

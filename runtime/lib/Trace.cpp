@@ -76,9 +76,10 @@ std::string renderSlice(int rank, int tid, const Slice &slice,
   std::string args = fmt::format("\"step\":{}", slice.step);
   switch (slice.kind) {
   case SliceKind::Kernel:
-    args += fmt::format(",\"kind\":\"{}\",\"stage\":{},\"microbatch\":{}",
-                        actionKindName(pwrt_action_kind(slice.detail)),
-                        slice.stage, slice.microbatch);
+    args += fmt::format(
+        ",\"kind\":\"{}\",\"stage\":{},\"microbatch\":{},\"layer\":{}",
+        actionKindName(pwrt_action_kind(slice.detail)), slice.stage,
+        slice.microbatch, slice.layer);
     break;
   case SliceKind::Send:
   case SliceKind::Recv:
@@ -96,7 +97,7 @@ std::string renderSlice(int rank, int tid, const Slice &slice,
         "\"microbatch\":{},\"layer\":{},\"group\":{},\"rows_sent\":{},"
         "\"rows_received\":{},\"row_bytes\":{}",
         actionKindName(pwrt_action_kind(slice.detail)), slice.stage,
-        slice.microbatch, slice.tag, slice.peer, slice.rowsSent,
+        slice.microbatch, slice.layer, slice.peer, slice.rowsSent,
         slice.rowsReceived, slice.bytes);
     break;
   case SliceKind::Step:

@@ -28,8 +28,9 @@ struct Slice {
   int32_t kernel = -1; // Kernel: pwrt_kernel
   int32_t stage = -1;
   int32_t microbatch = -1;
-  int32_t peer = -1; // AllToAll: the group
-  int32_t tag = -1;  // AllToAll: the layer label
+  int32_t layer = -1; // Kernel, AllToAll: the component's layer, -1: none
+  int32_t peer = -1;  // AllToAll: the group
+  int32_t tag = -1;
   SliceKind kind = SliceKind::Kernel;
   // Kernel, AllToAll: pwrt_action_kind; Send/Recv: pwrt_payload.
   uint8_t detail = 0;

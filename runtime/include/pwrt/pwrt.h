@@ -53,7 +53,8 @@
  *  - A kernel returns a status other than PWRT_OK: PWRT_ERROR_KERNEL_FAILED,
  *    "step 0 failed: rank 1: kernel 'fwd' failed at stage 1, micro-batch 2
  *    (forward) on stream 'compute': kernel failed: <text given to
- *    pwrt_kernel_set_error>". If kernels fail on several ranks, the earliest
+ *    pwrt_kernel_set_error>" (", layer 0" after the micro-batch for a
+ *    component launch). If kernels fail on several ranks, the earliest
  *    comes first and the others follow ("; then rank 2: ...").
  *    The failing rank tells the others at once; from then on every rank
  *    skips its remaining kernels but still completes its transfers, so no
@@ -96,8 +97,9 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a struct layout or a function signature changes. */
-#define PWRT_ABI_VERSION 1
+/* Bumped whenever a struct layout or a function signature changes.
+ * 2: pwrt_kernel_args.layer (component launches). */
+#define PWRT_ABI_VERSION 2
 
 /* Returns PWRT_ABI_VERSION of the library that is linked in. */
 int pwrt_abi_version(void);
@@ -215,13 +217,29 @@ typedef struct pwrt_buffer {
  * action reads (forward: the stage input activation; backward: the output
  * gradient, then saved activations), `outputs` what it produces for the
  * next action (forward: the output activation; backward: the input
- * gradient), `gradients` the weight-gradient accumulators it updates. */
+ * gradient), `gradients` the weight-gradient accumulators it updates.
+ *
+ * Components. A stage made of layers of components (e.g. a MoE layer's
+ * attention, dispatch, experts, combine) launches one kernel per compute
+ * component and layer: `layer` is the layer within the stage (0 ..
+ * layers - 1), `stage` the global stage index (with DualPipe's two
+ * directions, 0 .. 2 * ranks - 1), so one registered kernel serves every
+ * layer of every stage. A launch that is not a component's (a whole
+ * stage, a loss) has layer -1. The buffers of a component launch: inputs =
+ * the receive buffer of the all-to-all right before it in its chain, or
+ * the chain's input when it comes first (forward: the stage input
+ * activation; backward: the output gradient); outputs = the send buffer of
+ * the all-to-all right after it, or the chain's output when it comes last
+ * (forward: the output activation; backward: the input gradient); nothing
+ * where the neighbour is another compute component (that data stays in the
+ * kernels' own state), and nothing for backward-for-weights launches. */
 typedef struct pwrt_kernel_args {
   pwrt_action_kind kind;
   int32_t stage;
   int32_t microbatch;
   int32_t stage2;      /* backward half of PWRT_ACTION_OVERLAP_FB, else -1 */
   int32_t microbatch2; /* likewise */
+  int32_t layer;       /* a component's layer in its stage, else -1 */
   const pwrt_buffer *inputs;
   size_t num_inputs;
   const pwrt_buffer *outputs;

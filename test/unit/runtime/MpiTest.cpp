@@ -163,6 +163,7 @@ TEST_F(Mpi, PingPongThroughAKernel) {
       pwrt_buffer input{a, bytes}, output{b, bytes};
       pwrt_kernel_args args;
       std::memset(&args, 0, sizeof(args));
+      args.layer = -1;
       args.inputs = &input;
       args.num_inputs = 1;
       args.outputs = &output;
@@ -418,6 +419,7 @@ TEST_F(MpiAllToAll, ManyInFlightOnTwoStreamsMeetByOrder) {
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   pwrt_kernel_args kernelArgs;
   std::memset(&kernelArgs, 0, sizeof(kernelArgs));
+  kernelArgs.layer = -1;
   ASSERT_EQ(pwrt_launch(ctx, compute, work, &kernelArgs), PWRT_OK);
   for (int tag = 0; tag < 8; ++tag) {
     pwrt_all_to_all_args args = exchanges[size_t(tag)]->args();
@@ -514,6 +516,7 @@ TEST_F(MpiAllToAll, KernelFailureBeforeAnAllToAllStillCompletesIt) {
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   pwrt_kernel_args kernelArgs;
   std::memset(&kernelArgs, 0, sizeof(kernelArgs));
+  kernelArgs.layer = -1;
   kernelArgs.stage = 3;
   ASSERT_EQ(pwrt_launch(ctx, compute, prep, &kernelArgs), PWRT_OK);
   ASSERT_EQ(pwrt_event_record(ctx, compute, written), PWRT_OK);
@@ -639,6 +642,7 @@ TEST_F(Mpi, TransferInFlightDoesNotBlockCompute) {
   std::vector<char> buffer(1 << 20);
   pwrt_kernel_args args;
   std::memset(&args, 0, sizeof(args));
+  args.layer = -1;
   clock.begin = Clock::now();
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   if (rank == 0) {
@@ -777,6 +781,7 @@ TEST_F(Mpi, StepEndWaitsForEveryRank) {
   if (rank == size - 1) {
     pwrt_kernel_args args;
     std::memset(&args, 0, sizeof(args));
+    args.layer = -1;
     ASSERT_EQ(pwrt_launch(ctx, compute, slow, &args), PWRT_OK);
   }
   ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK);

@@ -51,6 +51,7 @@ pwrt_kernel_args argsFor(pwrt_action_kind kind, int stage, int microbatch) {
   args.stage = stage;
   args.microbatch = microbatch;
   args.stage2 = args.microbatch2 = -1;
+  args.layer = -1; // not a component launch
   return args;
 }
 
@@ -257,6 +258,7 @@ TEST_F(Runtime, KernelGetsItsArguments) {
   pwrt_kernel_args args = argsFor(PWRT_ACTION_OVERLAP_FB, 2, 5);
   args.stage2 = 6;
   args.microbatch2 = 1;
+  args.layer = 3;
   args.inputs = inputs;
   args.num_inputs = 2;
   args.outputs = outputs;
@@ -280,6 +282,7 @@ TEST_F(Runtime, KernelGetsItsArguments) {
   EXPECT_EQ(seen.args.microbatch, 5);
   EXPECT_EQ(seen.args.stage2, 6);
   EXPECT_EQ(seen.args.microbatch2, 1);
+  EXPECT_EQ(seen.args.layer, 3);
   EXPECT_EQ(seen.args.stream, s1);
   EXPECT_EQ(seen.args.rank, 0);
   EXPECT_EQ(seen.args.step, 1u);
@@ -352,6 +355,12 @@ TEST_F(Runtime, CallsOutOfOrderAreRejected) {
   EXPECT_EQ(pwrt_launch(ctx, s, id, nullptr), PWRT_ERROR_INVALID_ARGUMENT);
   args.num_inputs = 1;
   EXPECT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_ERROR_INVALID_ARGUMENT);
+  args.num_inputs = 0;
+  args.layer = -2;
+  EXPECT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_launch: layer -2 (a component's layer is >= 0; -1 for a "
+               "launch that is not one)");
   EXPECT_EQ(pwrt_event_record(ctx, s, 0), PWRT_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(pwrt_register_kernel(ctx, "late", emptyKernel, nullptr, nullptr),
             PWRT_ERROR_INVALID_STATE);
@@ -559,6 +568,28 @@ TEST_F(Runtime, KernelFailureNamesRankStageMicrobatchAndKernel) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+TEST_F(Runtime, ComponentKernelFailureNamesItsLayer) {
+  auto failing = [](const pwrt_kernel_args *args) {
+    if (args->layer != 1)
+      return PWRT_OK;
+    pwrt_kernel_set_error(args, "no saved state");
+    return PWRT_ERROR_KERNEL_FAILED;
+  };
+  pwrt_kernel id = kernel("moe_mlp_bwd_in", failing);
+  pwrt_stream s = stream("compute");
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  for (int layer = 0; layer < 3; ++layer) {
+    pwrt_kernel_args args = argsFor(PWRT_ACTION_BACKWARD_INPUT, 6, 2);
+    args.layer = layer;
+    ASSERT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_OK);
+  }
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_KERNEL_FAILED);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "step 0 failed: rank 0: kernel 'moe_mlp_bwd_in' failed at stage "
+               "6, micro-batch 2, layer 1 (backward_input) on stream "
+               "'compute': kernel failed: no saved state");
+}
+
 TEST_F(Runtime, KernelThrowingIsAFailureNotACrash) {
   auto throwing = [](const pwrt_kernel_args *) -> pwrt_status {
     throw std::runtime_error("boom");
@@ -587,6 +618,7 @@ TEST(RuntimeWatchdog, KernelPastTheTimeoutFailsTheStepFatally) {
   ASSERT_EQ(pwrt_stream_create(ctx, "compute", &s), PWRT_OK);
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   pwrt_kernel_args args = argsFor(PWRT_ACTION_FORWARD, 1, 3000);
+  args.layer = 0;
   ASSERT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_OK);
   auto begin = Clock::now();
   EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_TIMEOUT);
@@ -594,7 +626,8 @@ TEST(RuntimeWatchdog, KernelPastTheTimeoutFailsTheStepFatally) {
   EXPECT_LT(seconds, 2.5); // did not wait for the kernel
   EXPECT_STREQ(pwrt_last_error(ctx),
                "step 0 failed: rank 0: kernel 'stuck' at stage 1, micro-batch "
-               "3000 (forward) on stream 'compute' is still running after "
+               "3000, layer 0 (forward) on stream 'compute' is still running "
+               "after "
                "0.3 s");
   // Fatal: sticks to the context.
   EXPECT_EQ(pwrt_step_begin(ctx), PWRT_ERROR_TIMEOUT);
@@ -818,6 +851,7 @@ TEST(RuntimeTrace, SingleRankTraceHasKernelSlicesPerStream) {
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   pwrt_kernel_args args = argsFor(PWRT_ACTION_FORWARD, 4, 2);
   ASSERT_EQ(pwrt_launch(ctx, s0, id, &args), PWRT_OK);
+  args.layer = 1; // a component's launch
   ASSERT_EQ(pwrt_launch(ctx, s1, id, &args), PWRT_OK);
   ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK);
   ASSERT_EQ(pwrt_context_destroy(ctx), PWRT_OK) << pwrt_last_error(nullptr);
@@ -838,11 +872,13 @@ TEST(RuntimeTrace, SingleRankTraceHasKernelSlicesPerStream) {
   for (int tid : {0, 1})
     EXPECT_NE(json.find(",\"tid\":" + std::to_string(tid) + ",\"ts\":"),
               std::string::npos);
-  EXPECT_NE(json.find("\"name\":\"block \\\"fwd\\\"\",\"cat\":\"kernel\","
-                      "\"args\":{\"step\":0,\"kind\":\"forward\",\"stage\":4,"
-                      "\"microbatch\":2}"),
-            std::string::npos)
-      << json;
+  for (int layer : {-1, 1})
+    EXPECT_NE(json.find("\"name\":\"block \\\"fwd\\\"\",\"cat\":\"kernel\","
+                        "\"args\":{\"step\":0,\"kind\":\"forward\",\"stage\":4,"
+                        "\"microbatch\":2,\"layer\":" +
+                        std::to_string(layer) + "}"),
+              std::string::npos)
+        << json;
   EXPECT_NE(json.find("\"name\":\"step 0\",\"cat\":\"step\""),
             std::string::npos);
   std::remove(path.c_str());

@@ -113,6 +113,7 @@ int runAllToAlls(pwrt_context *ctx) {
     pwrt_buffer out = {send, bufferBytes};
     pwrt_kernel_args args;
     std::memset(&args, 0, sizeof(args));
+    args.layer = -1;
     args.stage = 0;
     args.microbatch = mb;
     args.outputs = &out;
