@@ -33,11 +33,33 @@ struct Shape {
   int slots = 6;    // S: physical expert slots per layer (replicas)
   int tokens = 8;   // T: tokens of a micro-batch per expert-parallel index
   int parallel = 2; // E: expert-parallel degree
-  int stages = 4;   // R: pipeline stages (one per pipeline rank)
+  // The pipeline, as the schedule has it. Stages of all directions: the
+  // model's chunks (stagesPerDirection() of them, `layersPerStage` layers
+  // each) run once per direction, DualPipe's second direction on the
+  // mirrored ranks with its own copy of the parameters, so stage s is chunk
+  // s mod stagesPerDirection() of direction s / stagesPerDirection().
+  int stages = 8;     // DualPipe on 4 ranks: 2 * 4
+  int directions = 2; // 2 for DualPipe, else 1
   int layersPerStage = 2;
-  int microbatches = 4;
+  int microbatches = 8; // in all directions; numbered per direction
 
-  int layers() const { return stages * layersPerStage; }
+  int stagesPerDirection() const { return stages / directions; }
+  int microbatchesPerDirection() const { return microbatches / directions; }
+  /// Layers of the model (each direction runs all of them).
+  int layers() const { return stagesPerDirection() * layersPerStage; }
+  /// The model layer that layer `layer` of (global) stage `stage` runs.
+  int modelLayer(int stage, int layer) const {
+    return stage % stagesPerDirection() * layersPerStage + layer;
+  }
+  bool isFirstStage(int stage) const {
+    return stage % stagesPerDirection() == 0;
+  }
+  /// The micro-batch of the step (0 .. microbatches-1, what input() and
+  /// target() take) that micro-batch `microbatch` of `stage`'s direction is.
+  int stepMicrobatch(int stage, int microbatch) const {
+    return stage / stagesPerDirection() * microbatchesPerDirection() +
+           microbatch;
+  }
   int slotsPerProcess() const { return slots / parallel; }
   /// Tokens of one micro-batch over all expert-parallel indices.
   int microbatchTokens() const { return tokens * parallel; }
