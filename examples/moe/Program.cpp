@@ -121,23 +121,23 @@ RankProgram::build(const schedule::Schedule &plan,
     auto [found, inserted] = slotIds.try_emplace(key, int(pool.size()));
     if (!inserted)
       return found->second;
-    Slot slot;
+    Slot created;
     std::string where = " of stage " + std::to_string(stage) +
                         ", micro-batch " + std::to_string(mb);
     if (kind == kSendSlot || kind == kReceiveSlot) {
       const ComponentSpec &c = layer[size_t(component)];
       size_t rows =
           kind == kReceiveSlot && c.receiveRows ? c.receiveRows : c.rows;
-      slot.bytes = allToAllBytes(s, rows, c.rowBytes);
-      slot.what = c.name + (forwardChain ? " (forward) " : " (backward) ") +
-                  (kind == kSendSlot ? "send" : "receive") + where;
+      created.bytes = allToAllBytes(s, rows, c.rowBytes);
+      created.what = c.name + (forwardChain ? " (forward) " : " (backward) ") +
+                     (kind == kSendSlot ? "send" : "receive") + where;
     } else {
       static const char *const names[] = {"activation", "received activation",
                                           "output gradient", "input gradient"};
-      slot.bytes = s.activationBytes();
-      slot.what = names[kind] + where;
+      created.bytes = s.activationBytes();
+      created.what = names[kind] + where;
     }
-    pool.push_back(slot);
+    pool.push_back(created);
     return found->second;
   };
 
@@ -398,7 +398,9 @@ void RankProgram::addEvents() {
 }
 
 std::optional<std::string>
-RankProgram::checkOrdering(const std::vector<Op> &ops, size_t numSlots) {
+RankProgram::checkOrdering(const std::vector<Op> &ops,
+                           const std::vector<Slot> &slots) {
+  size_t numSlots = slots.size();
   // Vector clocks: known[i][s] = how many ops of stream s have completed
   // whenever op i starts (stream order, then the waits' recorded ops).
   std::vector<std::array<int, 2>> known(ops.size());
@@ -438,21 +440,21 @@ RankProgram::checkOrdering(const std::vector<Op> &ops, size_t numSlots) {
         if (ops[a].stream != ops[b].stream && (aWrites || bWrites) &&
             !ordered(a, b))
           return "ops " + std::to_string(a) + " and " + std::to_string(b) +
-                 " use slot " + std::to_string(slot) +
-                 " on different streams without an event between them";
+                 " use the " + slots[slot].what +
+                 " slot on different streams without an event between them";
       }
   return std::nullopt;
 }
 
 std::optional<std::string> RankProgram::checkEvents() const {
-  if (std::optional<std::string> problem = checkOrdering(program, pool.size()))
+  if (std::optional<std::string> problem = checkOrdering(program, pool))
     return problem;
   std::vector<Op> ops = program;
   for (size_t i = 0; i < ops.size(); ++i)
     for (size_t w = 0; w < ops[i].waits.size(); ++w) {
       std::vector<int> waits = ops[i].waits;
       ops[i].waits.erase(ops[i].waits.begin() + long(w));
-      bool needed = checkOrdering(ops, pool.size()).has_value();
+      bool needed = checkOrdering(ops, pool).has_value();
       ops[i].waits = waits;
       if (!needed)
         return "the wait for event " + std::to_string(waits[w]) +

@@ -127,8 +127,8 @@ public:
   /// earlier one (in program order) complete before the later one starts by
   /// stream order and event waits. Returns the first unordered pair, or
   /// nullopt.
-  static std::optional<std::string> checkOrdering(const std::vector<Op> &ops,
-                                                  size_t numSlots);
+  static std::optional<std::string>
+  checkOrdering(const std::vector<Op> &ops, const std::vector<Slot> &slots);
   /// checkOrdering() of this program, and of the program without each of
   /// its waits in turn (each must then fail: no wait is redundant). Returns
   /// a problem, or nullopt.
