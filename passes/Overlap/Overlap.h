@@ -42,6 +42,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace pipeweave::overlap {
@@ -172,6 +174,76 @@ PairProblem pairProblem(const schedule::StageCost &forwardStage,
 /// dispatch(B), mlp(W), mlp(F), attn(B), attn(W), combine(F). nullopt for
 /// other shapes.
 std::optional<Order> deepseekOrder(const PairProblem &problem);
+
+//===----------------------------------------------------------------------===//
+// Report rows
+//===----------------------------------------------------------------------===//
+
+/// What the report says about one order of a pair.
+struct OrderFigures {
+  double makespan = 0.0;
+  double computeBusy = 0.0;
+  double commBusy = 0.0;
+  double commHidden = 0.0; // time
+  double hiddenFraction = 1.0;
+  double computeUtilization = 0.0;
+
+  static OrderFigures of(const Evaluation &evaluation);
+};
+
+/// Overlapped actions that share their component chains (costs included)
+/// and their order: one row of the report.
+struct PairSummary {
+  /// (forward stage, backward stage) of the actions, first seen first.
+  std::vector<std::pair<int, int>> stagePairs;
+  int64_t actions = 0;
+  int forwardLayers = 0, backwardLayers = 0; // 1 for a chunk without any
+  int items = 0;
+  OrderFigures planned; // the order the actions run in
+  double lowerBound = 0.0;
+  double bestMakespan = 0.0;  // planPair()'s
+  bool provenOptimal = false; // bestMakespan is the optimum
+  /// DeepSeek's order under the same costs, for the MoE layer shape.
+  std::optional<OrderFigures> deepseek;
+
+  /// The planned order is optimal: proven, and as good as the planner's.
+  bool plannedIsOptimal() const;
+};
+
+/// Collects the overlapped actions of a schedule into report rows, planning
+/// each distinct pair once.
+class PairSummaries {
+public:
+  explicit PairSummaries(PlanOptions options = {}) : options(options) {}
+
+  /// Records one action pairing the forward chunk of `forwardStage` with the
+  /// backward chunk of `backwardStage`, whose items are `problem`, run in
+  /// `order` (planPair()'s best when nullopt). Returns the figures of that
+  /// order (its makespan is the action's duration), or an error when the
+  /// problem is malformed or the order cannot run.
+  std::optional<OrderFigures> add(int forwardStage, int backwardStage,
+                                  const PairProblem &problem,
+                                  const std::optional<Order> &order,
+                                  std::string &error);
+
+  const std::vector<PairSummary> &rows() const { return summaries; }
+
+private:
+  struct Known {
+    PairProblem problem;
+    Plan plan;
+    std::optional<OrderFigures> deepseek;
+  };
+  int knownIndex(int forwardStage, int backwardStage,
+                 const PairProblem &problem);
+
+  PlanOptions options;
+  std::vector<Known> known;
+  std::vector<std::tuple<int, int, int>> knownOfStages; // (fs, bs, index)
+  std::vector<std::pair<int, Order>> rowKeys;           // (known, order)
+  std::vector<OrderFigures> rowFigures;
+  std::vector<PairSummary> summaries;
+};
 
 } // namespace pipeweave::overlap
 
