@@ -132,7 +132,7 @@ double lowerBound(const PairProblem &problem);
 struct PlanOptions {
   /// Labels the exact search may create before it gives up and returns the
   /// best order its heuristics found (provenOptimal = false).
-  int64_t maxLabels = 5'000'000;
+  int64_t maxLabels = 2'000'000;
   /// Start from the best of DeepSeek's order (when the shape fits) and
   /// greedy list schedules, so the search can prune against it. Off only
   /// to test or time the search on its own.

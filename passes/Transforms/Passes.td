@@ -78,7 +78,7 @@ def SchedOverlapFB : Pass<"sched-overlap-fb", "::pipeweave::sched::ProgramOp"> {
     is unchanged.
   }];
   let options = [
-    Option<"maxLabels", "max-labels", "int64_t", /*default=*/"5000000",
+    Option<"maxLabels", "max-labels", "int64_t", /*default=*/"2000000",
            "Labels the exact search may create per distinct pair before it "
            "keeps the best heuristic order (not proven optimal)">,
   ];
