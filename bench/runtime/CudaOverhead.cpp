@@ -100,6 +100,7 @@ pwrt_status launch(Setup &s, int stream) {
   pwrt_kernel_args args = {};
   args.kind = PWRT_ACTION_FORWARD;
   args.stage2 = args.microbatch2 = -1;
+  args.layer = -1;
   return pwrt_launch(s.ctx, s.streams[stream], s.kernel, &args);
 }
 

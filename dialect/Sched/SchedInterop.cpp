@@ -5,6 +5,10 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <array>
+#include <map>
+#include <memory>
+
 using namespace mlir;
 using namespace pipeweave::sched;
 namespace schedule = pipeweave::schedule;
@@ -203,6 +207,11 @@ ProgramOp pipeweave::sched::buildProgram(OpBuilder &builder, Location loc,
   return program;
 }
 
+static std::array<uint64_t, 4> planKey(OverlapOp pair) {
+  return {pair.getForwardStage(), pair.getForwardMb(), pair.getBackwardStage(),
+          pair.getBackwardMb()};
+}
+
 void pipeweave::sched::replaceActions(ProgramOp program,
                                       const schedule::Schedule &s) {
   OpBuilder builder(program.getContext());
@@ -211,12 +220,26 @@ void pipeweave::sched::replaceActions(ProgramOp program,
     // Passes that rewrite a program keep its compute order, so compute
     // actions keep their source locations (a CSV cell, a spec line).
     llvm::SmallVector<Location> computeLocs;
-    for (Operation &op : body)
+    // ... and overlapped pairs keep their component plans.
+    std::map<std::array<uint64_t, 4>, std::unique_ptr<Region>> plans;
+    for (Operation &op : body) {
       if (!isa<SendOp, RecvOp>(op))
         computeLocs.push_back(op.getLoc());
+      if (auto pair = dyn_cast<OverlapOp>(op);
+          pair && !pair.getPlan().empty()) {
+        std::unique_ptr<Region> &saved = plans[planKey(pair)];
+        saved = std::make_unique<Region>();
+        saved->takeBody(pair.getPlan());
+      }
+    }
     while (!body.empty())
       body.back().erase();
     fillRank(builder, rank.getLoc(), rank, s.ranks[rank.getRank()],
              computeLocs);
+    if (plans.empty())
+      continue;
+    for (OverlapOp pair : body.getOps<OverlapOp>())
+      if (auto it = plans.find(planKey(pair)); it != plans.end())
+        pair.getPlan().takeBody(*it->second);
   }
 }

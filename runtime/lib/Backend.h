@@ -47,6 +47,16 @@ struct Transfer {
   pwrt_transfer message{};
 };
 
+/// An all-to-all as enqueued: the caller's arguments (args.name is not
+/// kept: it points into the caller's memory) plus the group's members.
+struct AllToAllOp {
+  int group = -1;
+  pwrt_all_to_all_args args{};
+  std::string name;         // args.name, copied ("" if none)
+  std::vector<int> members; // ranks of the context, by group rank
+  int groupRank = -1;       // this rank's position in `members`
+};
+
 /// Options after defaults and the environment are applied.
 struct ResolvedOptions {
   pwrt_backend backend = PWRT_BACKEND_HOST;
@@ -79,6 +89,24 @@ public:
   virtual Error recordEvent(int stream, int event) = 0;
   virtual Error waitEvent(int stream, int event) = 0;
   virtual Error submitGroup(int stream, std::vector<Transfer> &&group) = 0;
+  /// Collective over every rank, outside steps: sets up group number
+  /// `group` (the next index) with `members` (ranks, by group rank; this
+  /// rank among them). Api.cpp has checked that every rank's groups agree.
+  virtual Error createGroup(int group, const std::vector<int> &members) {
+    (void)group;
+    (void)members;
+    return Error(PWRT_ERROR_UNSUPPORTED,
+                 "process groups are not supported by this backend");
+  }
+  /// Enqueues an all-to-all (format and semantics in pwrt.h). Matching is
+  /// by order: the n-th all-to-all of a group meets the n-th on every
+  /// member, whatever stream each runs on.
+  virtual Error allToAll(int stream, AllToAllOp &&op) {
+    (void)stream;
+    (void)op;
+    return Error(PWRT_ERROR_UNSUPPORTED,
+                 "all-to-all is not supported by this backend");
+  }
   /// Collective: waits for the streams and agrees on the step's outcome.
   virtual Error stepEnd() = 0;
   /// The caller fails the open step (like a kernel failure).

@@ -89,6 +89,7 @@ struct OpInfo {
   int32_t kernel = -1;
   int32_t stage = -1;
   int32_t microbatch = -1;
+  int32_t layer = -1; // a component's layer, -1: none
   pwrt_action_kind action = PWRT_ACTION_OTHER;
   uint32_t firstTransfer = 0; // group: its transfers in Stream::transfers
   uint32_t numTransfers = 0;
@@ -129,9 +130,10 @@ std::string describeGroup(const Transfer *transfers, size_t count) {
 }
 
 std::string describeKernel(const std::string &name, int stage, int microbatch,
-                           pwrt_action_kind action) {
-  return fmt::format("kernel '{}' at stage {}, micro-batch {} ({})", name,
-                     stage, microbatch, actionKindName(action));
+                           int layer, pwrt_action_kind action) {
+  return fmt::format("kernel '{}' at stage {}, micro-batch {}{} ({})", name,
+                     stage, microbatch, layerText(layer),
+                     actionKindName(action));
 }
 
 std::string hostName() {
@@ -449,15 +451,16 @@ Error CudaBackend::launch(int streamIndex, LaunchOp &&op) {
 
   // Messages are built only on failure: this is the per-launch path.
   auto where = [&] {
-    return site(
-        describeKernel(kernel.name, args.stage, args.microbatch, args.kind),
-        &stream);
+    return site(describeKernel(kernel.name, args.stage, args.microbatch,
+                               args.layer, args.kind),
+                &stream);
   };
   OpInfo info;
   info.kind = OpInfo::Kind::Kernel;
   info.kernel = op.kernel;
   info.stage = args.stage;
   info.microbatch = args.microbatch;
+  info.layer = args.layer;
   info.action = args.kind;
   Error error;
   // The kernel may have switched devices; its stream belongs to ours.
@@ -499,9 +502,9 @@ Error CudaBackend::launch(int streamIndex, LaunchOp &&op) {
   if (status == PWRT_OK && launchError == cudaSuccess)
     return Error::ok();
   std::string failure = fmt::format(
-      "rank {}: kernel '{}' failed at stage {}, micro-batch {} ({}) on "
+      "rank {}: kernel '{}' failed at stage {}, micro-batch {}{} ({}) on "
       "stream '{}': ",
-      myRank, kernel.name, args.stage, args.microbatch,
+      myRank, kernel.name, args.stage, args.microbatch, layerText(args.layer),
       actionKindName(args.kind), stream.name);
   if (status != PWRT_OK) {
     failure += statusString(status);
@@ -780,7 +783,7 @@ std::string CudaBackend::describeOp(int streamIndex, int opIndex) const {
   switch (op.kind) {
   case OpInfo::Kind::Kernel:
     return describeKernel(kernels[size_t(op.kernel)].name, op.stage,
-                          op.microbatch, op.action);
+                          op.microbatch, op.layer, op.action);
   case OpInfo::Kind::Group:
     return describeGroup(stream.transfers.data() + op.firstTransfer,
                          op.numTransfers);
@@ -894,6 +897,7 @@ void CudaBackend::collectSlices() {
         slice.kernel = op.kernel;
         slice.stage = op.stage;
         slice.microbatch = op.microbatch;
+        slice.layer = op.layer;
         slice.detail = uint8_t(op.action);
         stream->slices.push_back(slice);
         continue;

@@ -116,6 +116,7 @@ struct Rank {
     args.stage = stage;
     args.microbatch = microbatch;
     args.stage2 = args.microbatch2 = -1;
+    args.layer = -1;
     args.outputs = &output;
     args.num_outputs = 1;
     return pwrt_launch(ctx, compute, kernel, &args);

@@ -206,6 +206,7 @@ struct Rank {
     args.stage = stage;
     args.microbatch = microbatch;
     args.stage2 = args.microbatch2 = -1;
+    args.layer = -1;
     args.inputs = &input;
     args.num_inputs = in >= 0 ? 1 : 0;
     args.outputs = &output;
