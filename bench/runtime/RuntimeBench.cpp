@@ -73,6 +73,7 @@ void BM_OneStream(benchmark::State &state) {
   pwrt_stream_create(ctx, "compute", &stream);
   pwrt_kernel_args args;
   std::memset(&args, 0, sizeof(args));
+  args.layer = -1;
   runSteps(state, ctx, launches, [&] {
     for (int i = 0; i < launches; ++i) {
       args.microbatch = i;
@@ -102,6 +103,7 @@ void BM_TwoStreamsHandOver(benchmark::State &state) {
   pwrt_event_create(ctx, &events[1]);
   pwrt_kernel_args args;
   std::memset(&args, 0, sizeof(args));
+  args.layer = -1;
   runSteps(state, ctx, launches, [&] {
     for (int i = 0; i < launches; ++i) {
       int s = i % 2;

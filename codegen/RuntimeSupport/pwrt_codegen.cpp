@@ -160,6 +160,7 @@ void launch(pwrt_context *ctx, RankState &state, int32_t stream, int32_t kernel,
   args.microbatch = microbatch;
   args.stage2 = -1;
   args.microbatch2 = -1;
+  args.layer = -1;
   args.inputs = inputs;
   args.num_inputs = kind == PWRT_CG_FORWARD || kind == PWRT_CG_LOSS ? 1 : 2;
   args.outputs = outputs;

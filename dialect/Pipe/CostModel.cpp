@@ -1,5 +1,6 @@
 //===- CostModel.cpp - resolve a pipeline's per-stage costs ---------------===//
 
+#include "dialect/Moe/MoeDialect.h"
 #include "dialect/Pipe/PipeDialect.h"
 
 using namespace mlir;
@@ -13,6 +14,8 @@ struct Written {
       overlapped;
   std::optional<int64_t> activationBytes, gradientBytes, activationMemory;
   schedule::StageKernels kernels;
+  std::optional<int64_t> layers;
+  std::optional<std::vector<schedule::Component>> components;
 };
 } // namespace
 
@@ -37,6 +40,31 @@ static std::optional<int64_t> asInt(std::optional<uint64_t> value) {
   return static_cast<int64_t>(*value);
 }
 
+static schedule::Component componentOf(ComponentOp op) {
+  schedule::Component component;
+  component.name = op.getComponentName().str();
+  component.forward = asDouble(op.getForward()).value_or(0.0);
+  if (op.isCompute()) {
+    component.backwardInput = asDouble(op.getBackwardInput()).value_or(0.0);
+    component.backwardWeight = asDouble(op.getBackwardWeight()).value_or(0.0);
+    if (DictionaryAttr kernels = op.getKernelsAttr()) {
+      auto kernel = [&](StringRef name) {
+        auto text = kernels.getAs<StringAttr>(name);
+        return text ? text.getValue().str() : std::string();
+      };
+      component.kernels = {kernel("forward"), kernel("backward_input"),
+                           kernel("backward_weight")};
+    }
+    return component;
+  }
+  component.kind = schedule::ComponentKind::AllToAll;
+  // The reverse all-to-all moves the same tokens back.
+  component.backward = asDouble(op.getBackward()).value_or(component.forward);
+  if (FlatSymbolRefAttr group = op.getExpertGroupAttr())
+    component.expertGroup = group.getValue().str();
+  return component;
+}
+
 /// Applies the field-list ops of one body (pipeline or stage) over `w`.
 static void applyBody(Block &body, Written &w) {
   for (Operation &op : body) {
@@ -56,17 +84,40 @@ static void applyBody(Block &body, Written &w) {
       overrideWith(w.kernels.backwardWeight, kernels.getBackwardWeight());
       overrideWith(w.kernels.backward, kernels.getBackward());
       overrideWith(w.kernels.loss, kernels.getLoss());
+    } else if (auto layers = dyn_cast<LayersOp>(op)) {
+      w.layers = layers.getCount();
+      if (!layers.getBody().empty()) {
+        w.components.emplace();
+        for (ComponentOp component : layers.getBody().getOps<ComponentOp>())
+          w.components->push_back(componentOf(component));
+      }
     }
   }
 }
 
-/// Derives unset values: B = I + W, overlapped = F + B, gradient and memory
-/// sizes = activation size.
+/// Derives unset values: F, I and W from the components when there are
+/// any (see LayersOp), else 1; B = I + W, overlapped = F + B, gradient and
+/// memory sizes = activation size.
 static schedule::StageCost derive(const Written &w) {
   schedule::StageCost cost;
-  cost.forward = w.forward.value_or(1.0);
-  cost.backwardInput = w.backwardInput.value_or(1.0);
-  cost.backwardWeight = w.backwardWeight.value_or(1.0);
+  double forward = 1.0, backwardInput = 1.0, backwardWeight = 1.0;
+  if (w.layers && w.components && !w.components->empty()) {
+    cost.layers = static_cast<int>(*w.layers);
+    cost.components = *w.components;
+    forward = backwardInput = backwardWeight = 0.0;
+    for (const schedule::Component &component : cost.components) {
+      forward += component.forward;
+      backwardInput +=
+          component.isCompute() ? component.backwardInput : component.backward;
+      backwardWeight += component.backwardWeight;
+    }
+    forward *= cost.layers;
+    backwardInput *= cost.layers;
+    backwardWeight *= cost.layers;
+  }
+  cost.forward = w.forward.value_or(forward);
+  cost.backwardInput = w.backwardInput.value_or(backwardInput);
+  cost.backwardWeight = w.backwardWeight.value_or(backwardWeight);
   cost.backward = w.backward.value_or(cost.backwardInput + cost.backwardWeight);
   cost.overlapped = w.overlapped.value_or(cost.forward + cost.backward);
   cost.activationBytes = w.activationBytes.value_or(0);
@@ -81,6 +132,7 @@ schedule::CostModel pipeweave::pipe::resolveCostModel(PipelineOp pipeline) {
   applyBody(pipeline.getBody().front(), defaults);
 
   schedule::CostModel model;
+  model.expertParallel = static_cast<int>(effectiveExpertParallel(pipeline));
   for (P2POp p2p : pipeline.getBody().getOps<P2POp>()) {
     model.p2pLatency = asDouble(p2p.getLatency()).value_or(0.0);
     model.p2pBandwidth = asDouble(p2p.getBandwidth());
@@ -96,4 +148,23 @@ schedule::CostModel pipeweave::pipe::resolveCostModel(PipelineOp pipeline) {
     model.stages[stage.getIndex()] = derive(written);
   }
   return model;
+}
+
+int64_t pipeweave::pipe::effectiveExpertParallel(PipelineOp pipeline) {
+  if (std::optional<uint64_t> degree = pipeline.getExpertParallel())
+    return static_cast<int64_t>(*degree);
+  int64_t degree = 1;
+  pipeline.walk([&](ComponentOp component) {
+    FlatSymbolRefAttr name = component.getExpertGroupAttr();
+    if (!name)
+      return WalkResult::advance();
+    // Unresolved names are reported by the symbol-use verifier.
+    if (auto group = SymbolTable::lookupNearestSymbolFrom<moe::ExpertGroupOp>(
+            pipeline, name)) {
+      degree = static_cast<int64_t>(group.getGpus());
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return degree;
 }

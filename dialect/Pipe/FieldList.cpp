@@ -80,64 +80,84 @@ static ParseResult parseFieldValue(OpAsmParser &parser, Builder &builder,
   llvm_unreachable("unknown field kind");
 }
 
-ParseResult parseFieldList(OpAsmParser &parser, OperationState &result,
-                           ArrayRef<FieldSpec> fields) {
+ParseResult parseFieldsAfter(OpAsmParser &parser, StringRef owner,
+                             ArrayRef<FieldSpec> fields, StringRef first,
+                             llvm::SMLoc firstLoc, NamedAttrList &into) {
   Builder &builder = parser.getBuilder();
-  StringRef opName = result.name.getStringRef();
   llvm::StringSet<> seen;
   auto parseValueOf = [&](StringRef name, llvm::SMLoc nameLoc) -> ParseResult {
     const FieldSpec *field = llvm::find_if(
         fields, [&](const FieldSpec &spec) { return spec.name == name; });
     if (field == fields.end())
       return parser.emitError(nameLoc)
-             << "unknown field '" << name << "' in " << opName
+             << "unknown field '" << name << "' in " << owner
              << "; expected one of: " << fieldNames(fields);
     if (!seen.insert(name).second)
       return parser.emitError(nameLoc)
-             << "field '" << name << "' is set twice in " << opName;
+             << "field '" << name << "' is set twice in " << owner;
     Attribute value;
     if (parser.parseEqual() || parseFieldValue(parser, builder, *field, value))
       return failure();
-    result.addAttribute(field->name, value);
+    into.append(field->name, value);
     return success();
   };
+  if (parseValueOf(first, firstLoc))
+    return failure();
+  while (succeeded(parser.parseOptionalComma())) {
+    llvm::SMLoc nameLoc = parser.getCurrentLocation();
+    StringRef name;
+    if (parser.parseKeyword(&name) || parseValueOf(name, nameLoc))
+      return failure();
+  }
+  return success();
+}
 
+ParseResult parseFieldList(OpAsmParser &parser, OperationState &result,
+                           ArrayRef<FieldSpec> fields) {
   // The first name is optional so that an empty list reaches the verifier,
   // which says what is wrong; after a comma a name is required.
   llvm::SMLoc nameLoc = parser.getCurrentLocation();
   StringRef name;
-  if (succeeded(parser.parseOptionalKeyword(&name))) {
-    if (parseValueOf(name, nameLoc))
-      return failure();
-    while (succeeded(parser.parseOptionalComma())) {
-      nameLoc = parser.getCurrentLocation();
-      if (parser.parseKeyword(&name) || parseValueOf(name, nameLoc))
-        return failure();
-    }
-  }
+  if (succeeded(parser.parseOptionalKeyword(&name)) &&
+      parseFieldsAfter(parser, result.name.getStringRef(), fields, name,
+                       nameLoc, result.attributes))
+    return failure();
   return parser.parseOptionalAttrDict(result.attributes);
 }
 
-void printFieldList(OpAsmPrinter &printer, Operation *op,
-                    ArrayRef<FieldSpec> fields) {
-  llvm::SmallVector<StringRef> printed;
+/// Prints one field value the way the parser reads it back.
+static void printFieldValue(OpAsmPrinter &printer, Attribute value) {
+  if (auto number = dyn_cast<FloatAttr>(value))
+    printer << formatFloat(number.getValueAsDouble());
+  else if (auto integer = dyn_cast<IntegerAttr>(value))
+    printer << integer.getInt();
+  else if (auto text = dyn_cast<StringAttr>(value))
+    printer.printString(text.getValue());
+  else
+    printer.printAttribute(value);
+}
+
+bool printFieldValues(OpAsmPrinter &printer, ArrayRef<FieldSpec> fields,
+                      llvm::function_ref<Attribute(StringRef)> valueOf) {
   bool first = true;
   for (const FieldSpec &field : fields) {
-    Attribute value = op->getAttr(field.name);
+    Attribute value = valueOf(field.name);
     if (!value)
       continue;
     printer << (first ? " " : ", ") << field.name << " = ";
     first = false;
-    printed.push_back(field.name);
-    if (auto number = dyn_cast<FloatAttr>(value))
-      printer << formatFloat(number.getValueAsDouble());
-    else if (auto integer = dyn_cast<IntegerAttr>(value))
-      printer << integer.getInt();
-    else if (auto text = dyn_cast<StringAttr>(value))
-      printer.printString(text.getValue());
-    else
-      printer.printAttribute(value);
+    printFieldValue(printer, value);
   }
+  return !first;
+}
+
+void printFieldList(OpAsmPrinter &printer, Operation *op,
+                    ArrayRef<FieldSpec> fields) {
+  printFieldValues(printer, fields,
+                   [&](StringRef name) { return op->getAttr(name); });
+  llvm::SmallVector<StringRef> printed;
+  for (const FieldSpec &field : fields)
+    printed.push_back(field.name);
   printer.printOptionalAttrDict(op->getAttrs(), printed);
 }
 

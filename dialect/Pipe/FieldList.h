@@ -26,6 +26,21 @@ mlir::ParseResult parseFieldList(mlir::OpAsmParser &parser,
 void printFieldList(mlir::OpAsmPrinter &printer, mlir::Operation *op,
                     llvm::ArrayRef<FieldSpec> fields);
 
+/// Parses `= value (, name = value)*` after a first field name `first`
+/// (read at `firstLoc`) into `into`; `owner` names the list in messages
+/// (e.g. "pipe.cost").
+mlir::ParseResult parseFieldsAfter(mlir::OpAsmParser &parser,
+                                   llvm::StringRef owner,
+                                   llvm::ArrayRef<FieldSpec> fields,
+                                   llvm::StringRef first, llvm::SMLoc firstLoc,
+                                   mlir::NamedAttrList &into);
+
+/// Prints ` name = value, ...` for the fields set in `values`, in the
+/// order of `fields`; returns whether it printed any.
+bool printFieldValues(
+    mlir::OpAsmPrinter &printer, llvm::ArrayRef<FieldSpec> fields,
+    llvm::function_ref<mlir::Attribute(llvm::StringRef)> valueOf);
+
 /// "a, b, c": the field names, for messages.
 std::string fieldNames(llvm::ArrayRef<FieldSpec> fields);
 

@@ -25,6 +25,10 @@ schedule::ScheduleParams getScheduleParams(PipelineOp pipeline);
 /// verifies.
 schedule::CostModel resolveCostModel(PipelineOp pipeline);
 
+/// The pipeline's expert_parallel, else the `gpus` of the expert group its
+/// all-to-all components name, else 1.
+int64_t effectiveExpertParallel(PipelineOp pipeline);
+
 } // namespace pipeweave::pipe
 
 #endif // PIPEWEAVE_DIALECT_PIPE_PIPEDIALECT_H

@@ -8,7 +8,8 @@ include "mlir/IR/SymbolInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
 
 def Pipe_PipelineOp : Pipe_Op<"pipeline", [
-    Symbol, IsolatedFromAbove, SingleBlock, NoTerminator]> {
+    Symbol, IsolatedFromAbove, SingleBlock, NoTerminator,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "A pipeline-parallel training step to schedule";
   let description = [{
     ```mlir
@@ -24,20 +25,29 @@ def Pipe_PipelineOp : Pipe_Op<"pipeline", [
     }
     ```
     The body holds at most one each of `pipe.cost`, `pipe.p2p`,
-    `pipe.tensor` and `pipe.kernels` (the uniform defaults) and any number
-    of `pipe.stage` overrides. `stages_per_rank` defaults to the schedule's
-    shape (1, or 2 for zb-v, dualpipe and dualpipev).
+    `pipe.tensor`, `pipe.kernels` and `pipe.layers` (the uniform defaults)
+    and any number of `pipe.stage` overrides. `stages_per_rank` defaults to
+    the schedule's shape (1, or 2 for zb-v, dualpipe and dualpipev).
+
+    `expert_parallel = E` runs the step on ranks * E processes: process p
+    is pipeline rank p / E, expert-parallel index p % E, and the E
+    processes of one pipeline rank form the group among which the
+    all-to-all components run. Every `moe.expert_group` an all-to-all
+    names spreads its slots over exactly E GPUs (`gpus = E`); without the
+    field, E is that common `gpus` (1 when no component names a group).
   }];
   let arguments = (ins
     SymbolNameAttr:$sym_name,
     ConfinedAttr<I64Attr, [IntMinValue<1>]>:$ranks,
     ConfinedAttr<I64Attr, [IntMinValue<1>]>:$microbatches,
     StrAttr:$schedule,
-    OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$stages_per_rank);
+    OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$stages_per_rank,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$expert_parallel);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $sym_name `ranks` `=` $ranks `microbatches` `=` $microbatches
     `schedule` `=` $schedule (`stages_per_rank` `=` $stages_per_rank^)?
+    (`expert_parallel` `=` $expert_parallel^)?
     attr-dict-with-keyword $body
   }];
   let hasRegionVerifier = 1;
@@ -58,12 +68,85 @@ def Pipe_StageOp : Pipe_Op<"stage", [
       pipe.kernels forward = "embed_fwd"
     }
     ```
-    Holds at most one each of `pipe.cost`, `pipe.tensor` and `pipe.kernels`;
-    fields it sets replace the pipeline-wide values for this stage only.
+    Holds at most one each of `pipe.cost`, `pipe.tensor`, `pipe.kernels` and
+    `pipe.layers`; fields it sets replace the pipeline-wide values for this
+    stage only. A `pipe.layers` with components replaces the pipeline's
+    layer; one without (`pipe.layers 2`) repeats the pipeline's components
+    a different number of times.
   }];
   let arguments = (ins ConfinedAttr<I64Attr, [IntNonNegative]>:$index);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$index attr-dict-with-keyword $body";
+}
+
+def Pipe_LayersOp : Pipe_Op<"layers", [SingleBlock, NoTerminator]> {
+  let summary = "A stage as `count` identical layers made of components";
+  let description = [{
+    ```mlir
+    pipe.layers 4 {
+      pipe.component "attn" compute forward = 1.0, backward_input = 2.0,
+          backward_weight = 1.0
+      pipe.component "dispatch" all_to_all @experts forward = 0.8
+      pipe.component "mlp" compute forward = 1.2, backward_input = 2.4,
+          backward_weight = 1.2
+      pipe.component "combine" all_to_all @experts forward = 0.8
+    }
+    ```
+    The body lists one layer's components in forward order (names unique
+    within it); each stage runs `count` such layers. In a `pipe.stage`, a
+    `pipe.layers` without a body repeats the pipeline's components.
+
+    Unless `pipe.cost` sets them, the stage's costs follow from its layers
+    (L = count; sums over the layer's components): forward = L * sum of
+    forward costs, all-to-alls included (a lone forward chunk runs its
+    chain one component after another, so nothing hides its
+    communication); backward_input = L * (sum of compute backward_input +
+    sum of all-to-all backward); backward_weight = L * sum of compute
+    backward_weight; backward = backward_input + backward_weight and
+    overlapped = forward + backward as without components.
+    `--sched-overlap-fb` plans each overlapped pair on two streams and the
+    simulator charges the plan's makespan instead of `overlapped`.
+  }];
+  let arguments = (ins ConfinedAttr<I64Attr, [IntMinValue<1>]>:$count);
+  let regions = (region MaxSizedRegion<1>:$body);
+  let assemblyFormat = "$count attr-dict-with-keyword ($body^)?";
+  let hasRegionVerifier = 1;
+}
+
+def Pipe_ComponentOp : Pipe_Op<"component", [HasParent<"LayersOp">]> {
+  let summary = "One component of a layer: compute or an all-to-all";
+  let description = [{
+    ```mlir
+    pipe.component "attn" compute forward = 1.0, backward_input = 2.0,
+        backward_weight = 1.0
+        kernels forward = "attn_fwd", backward_input = "attn_bwd_in",
+                backward_weight = "attn_bwd_w"
+    pipe.component "dispatch" all_to_all @experts forward = 0.8,
+        backward = 0.8
+    ```
+    A `compute` component runs on the compute stream: `forward` and
+    `backward_input` are required, `backward_weight` defaults to 0 (a
+    component without weights), and `kernels` may name its forward,
+    backward_input and backward_weight kernels. An `all_to_all` component
+    is the expert-parallel all-to-all of the `moe.expert_group` it names,
+    whose placement routes the tokens; it runs on the communication stream,
+    `forward` is required and `backward` (the reverse all-to-all) defaults
+    to `forward`.
+  }];
+  let arguments = (ins
+    StrAttr:$component_name,
+    StrAttr:$kind,
+    OptionalAttr<FlatSymbolRefAttr>:$expert_group,
+    OptionalAttr<F64Attr>:$forward,
+    OptionalAttr<F64Attr>:$backward_input,
+    OptionalAttr<F64Attr>:$backward_weight,
+    OptionalAttr<F64Attr>:$backward,
+    OptionalAttr<DictionaryAttr>:$kernels);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    bool isCompute() { return getKind() == "compute"; }
+  }];
 }
 
 // Field-list ops print as `pipe.X name = value, name = value`; the accepted

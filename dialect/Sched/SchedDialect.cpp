@@ -30,6 +30,39 @@ void SchedDialect::initialize() {
       >();
 }
 
+/// Checks the component plan of every overlapped pair that has one against
+/// the program's cost model.
+static LogicalResult verifyPlans(const ProgramValue &value) {
+  bool ok = true;
+  for (const std::vector<Operation *> &ops : value.actionOps)
+    for (Operation *op : ops) {
+      auto pair = dyn_cast<OverlapOp>(op);
+      if (!pair || pair.getPlan().empty())
+        continue;
+      if (!value.costs) {
+        pair.emitOpError("has a component plan, but the program has no "
+                         "cost_model to check it against");
+        ok = false;
+        continue;
+      }
+      std::optional<pipeweave::overlap::PairProblem> problem =
+          pairProblemOf(schedule::Action::overlap(
+                            pair.getForwardStage(), pair.getForwardMb(),
+                            pair.getBackwardStage(), pair.getBackwardMb()),
+                        *value.costs);
+      if (!problem) {
+        pair.emitOpError() << "has a component plan, but neither stage "
+                           << pair.getForwardStage() << " nor stage "
+                           << pair.getBackwardStage()
+                           << " has components in the cost_model";
+        ok = false;
+        continue;
+      }
+      ok &= succeeded(readPlan(pair, *problem));
+    }
+  return success(ok);
+}
+
 LogicalResult ProgramOp::verifyRegions() {
   if (getStages() % getDirections() != 0)
     return emitOpError() << "stages (" << getStages()
@@ -60,7 +93,7 @@ LogicalResult ProgramOp::verifyRegions() {
   std::vector<schedule::Problem> problems =
       schedule::validateSchedule(value->schedule);
   if (problems.empty())
-    return success();
+    return verifyPlans(*value);
   // Report every problem at the action (or rank) it is about, so a user sees
   // all of them in one run.
   for (const schedule::Problem &problem : problems) {

@@ -8,6 +8,7 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/SymbolTable.h"
+#include "passes/Overlap/Overlap.h"
 #include "passes/Schedule/CostModel.h"
 #include "passes/Schedule/Schedule.h"
 
@@ -66,6 +67,22 @@ ProgramOp buildProgram(mlir::OpBuilder &builder, mlir::Location loc,
 /// Replaces the actions of every rank of `program` with those of `schedule`
 /// (same ranks); program-level attributes stay.
 void replaceActions(ProgramOp program, const schedule::Schedule &schedule);
+
+/// The component chains of an overlapped pair under `costs`; nullopt when
+/// neither stage has components (the pair then costs `overlapped`), or
+/// `action` is not an in-range overlapped pair.
+std::optional<overlap::PairProblem>
+pairProblemOf(const schedule::Action &action, const schedule::CostModel &costs);
+
+/// Reads the plan in the body of `op` as an order of `problem`'s items:
+/// every item exactly once, on its stream, in an order that can run.
+/// Otherwise emits a located error naming the problem and fails.
+mlir::FailureOr<overlap::Order> readPlan(OverlapOp op,
+                                         const overlap::PairProblem &problem);
+
+/// Replaces the body of `op` with `order` (listed by start time).
+void writePlan(OverlapOp op, const overlap::PairProblem &problem,
+               const overlap::Order &order);
 
 } // namespace pipeweave::sched
 

@@ -5,6 +5,10 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <array>
+#include <map>
+#include <memory>
+
 using namespace mlir;
 using namespace pipeweave::sched;
 namespace schedule = pipeweave::schedule;
@@ -264,6 +268,11 @@ static bool sameComputeOrder(Block &body,
                       [](const schedule::Action &a) { return a.isCompute(); });
 }
 
+static std::array<uint64_t, 4> planKey(OverlapOp pair) {
+  return {pair.getForwardStage(), pair.getForwardMb(), pair.getBackwardStage(),
+          pair.getBackwardMb()};
+}
+
 void pipeweave::sched::replaceActions(ProgramOp program,
                                       const schedule::Schedule &s) {
   OpBuilder builder(program.getContext());
@@ -273,8 +282,9 @@ void pipeweave::sched::replaceActions(ProgramOp program,
     const std::vector<schedule::Action> &actions = s.ranks[rank.getRank()];
     // Passes that rewrite a program keep its compute order: then the
     // compute ops stay as they are (with their source locations: a CSV
-    // cell, a spec line) and only the messages are made again, each at the
-    // location of the compute action it precedes (or the last one).
+    // cell, a spec line; and overlapped pairs with their component plans)
+    // and only the messages are made again, each at the location of the
+    // compute action it precedes (or the last one).
     if (sameComputeOrder(body, actions)) {
       for (Operation &op : llvm::make_early_inc_range(body))
         if (isa<SendOp, RecvOp>(op))
@@ -294,13 +304,27 @@ void pipeweave::sched::replaceActions(ProgramOp program,
       }
       continue;
     }
-    // Otherwise build the rank again.
+    // Otherwise build the rank again; compute actions keep their locations
+    // and overlapped pairs their component plans.
     llvm::SmallVector<Location> computeLocs;
-    for (Operation &op : body)
+    std::map<std::array<uint64_t, 4>, std::unique_ptr<Region>> plans;
+    for (Operation &op : body) {
       if (!isa<SendOp, RecvOp>(op))
         computeLocs.push_back(op.getLoc());
+      if (auto pair = dyn_cast<OverlapOp>(op);
+          pair && !pair.getPlan().empty()) {
+        std::unique_ptr<Region> &saved = plans[planKey(pair)];
+        saved = std::make_unique<Region>();
+        saved->takeBody(pair.getPlan());
+      }
+    }
     while (!body.empty())
       body.back().erase();
     fillRank(builder, rank.getLoc(), rank, actions, attrs, computeLocs);
+    if (plans.empty())
+      continue;
+    for (OverlapOp pair : body.getOps<OverlapOp>())
+      if (auto it = plans.find(planKey(pair)); it != plans.end())
+        pair.getPlan().takeBody(*it->second);
   }
 }

@@ -31,6 +31,24 @@ def Sched_Payload : I32EnumAttr<"Payload", "what a send or receive carries", [
 }
 def Sched_PayloadAttr : EnumAttr<Sched_Dialect, Sched_Payload, "payload">;
 
+def Sched_Phase : I32EnumAttr<"Phase", "which part of a component runs", [
+    I32EnumAttrCase<"Forward", 0, "forward">,
+    I32EnumAttrCase<"BackwardInput", 1, "backward_input">,
+    I32EnumAttrCase<"BackwardWeight", 2, "backward_weight">,
+    I32EnumAttrCase<"Backward", 3, "backward">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::pipeweave::sched";
+}
+def Sched_PhaseAttr : EnumAttr<Sched_Dialect, Sched_Phase, "phase">;
+
+def Sched_Stream : I32EnumAttr<"Stream", "the stream a component runs on", [
+    I32EnumAttrCase<"Compute", 0, "compute">,
+    I32EnumAttrCase<"Comm", 1, "comm">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::pipeweave::sched";
+}
+def Sched_StreamAttr : EnumAttr<Sched_Dialect, Sched_Stream, "stream">;
+
 class Sched_Op<string mnemonic, list<Trait> traits = []>
     : Op<Sched_Dialect, mnemonic, traits>;
 
@@ -111,19 +129,55 @@ def Sched_BackwardWeightOp
     : Sched_ComputeOp<"backward_weight", "Backward for the weights (W)">;
 def Sched_BackwardOp : Sched_ComputeOp<"backward", "Full backward (B = I + W)">;
 
-def Sched_OverlapOp : Sched_ActionOp<"overlap"> {
+def Sched_OverlapOp : Sched_ActionOp<"overlap", [
+    SingleBlock, NoTerminator]> {
   let summary = "One forward and one full backward run together";
   let description = [{
     DualPipe's overlapped pair: the forward chunk of one micro-batch and the
     backward chunk of another, run at once so that each one's communication
     hides under the other's computation.
+
+    When the stages have components (`pipe.layers`), `--sched-overlap-fb`
+    records the pair's plan in the body: every component item of the two
+    chunks once, as `sched.component`, in an order in which each stream
+    runs its items (the items' start order in the plan):
+    ```mlir
+    sched.overlap forward stage 0 mb 2 backward stage 3 mb 0 {
+      sched.component backward "combine" layer 3 on comm
+      sched.component forward "attn" layer 0 on compute
+      ...
+    }
+    ```
+    The program verifier checks the plan against the cost model: each item
+    of the forward chain (layers in order), the backward chain (layers last
+    first) and the W items exactly once, on its component's stream, in an
+    order that can run. The simulator charges the plan's makespan.
   }];
   let arguments = (ins
     Sched_NonNegative:$forward_stage, Sched_NonNegative:$forward_mb,
     Sched_NonNegative:$backward_stage, Sched_NonNegative:$backward_mb);
+  let regions = (region MaxSizedRegion<1>:$plan);
   let assemblyFormat = [{
     `forward` `stage` $forward_stage `mb` $forward_mb
-    `backward` `stage` $backward_stage `mb` $backward_mb attr-dict
+    `backward` `stage` $backward_stage `mb` $backward_mb
+    attr-dict-with-keyword ($plan^)?
+  }];
+  let hasRegionVerifier = 1;
+}
+
+def Sched_ComponentOp : Sched_Op<"component", [HasParent<"OverlapOp">]> {
+  let summary = "One component item of an overlapped pair's plan";
+  let description = [{
+    `forward` items belong to the forward chunk; `backward_input`,
+    `backward_weight` (compute components) and `backward` (all-to-alls, or
+    a whole chunk without components, named "chunk") to the backward chunk.
+    `layer` is the component's layer within its chunk; `on` names the
+    stream: compute for compute components, comm for all-to-alls.
+  }];
+  let arguments = (ins Sched_PhaseAttr:$phase, StrAttr:$component,
+                   Sched_NonNegative:$layer, Sched_StreamAttr:$stream);
+  let assemblyFormat = [{
+    $phase $component `layer` $layer `on` $stream attr-dict
   }];
 }
 

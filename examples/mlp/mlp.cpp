@@ -10,10 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Model.h"
-#include "mlp_1f1b.h"
-#include "mlp_dualpipe.h"
-#include "mlp_dualpipev.h"
-#include "mlp_zbh1.h"
+#include "Programs.h"
 
 #include <mpi.h>
 
@@ -26,23 +23,8 @@
 
 namespace {
 
-/// A schedule compiled into this program, and the shape it was compiled
-/// for (see the specs next to this file).
-struct Program {
-  const char *schedule;
-  pwrt_status (*step)(pwrt_context *);
-  int32_t (*numRanks)();
-  int blocks;       // model depth: stages per direction
-  int directions;   // 2 for DualPipe
-  int microbatches; // in total
-};
-
-const Program kPrograms[] = {
-    {"dualpipe", mlp_dualpipe_step, mlp_dualpipe_num_ranks, 8, 2, 20},
-    {"dualpipev", mlp_dualpipev_step, mlp_dualpipev_num_ranks, 16, 1, 16},
-    {"1f1b", mlp_1f1b_step, mlp_1f1b_num_ranks, 8, 1, 16},
-    {"zb-h1", mlp_zbh1_step, mlp_zbh1_num_ranks, 8, 1, 16},
-};
+using mlp::kPrograms;
+using mlp::Program;
 
 /// What the kernels of one rank share.
 struct RankState {
@@ -165,11 +147,7 @@ int main(int argc, char **argv) {
   int failStage = -1;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--schedule") && i + 1 < argc) {
-      ++i;
-      program = nullptr;
-      for (const Program &candidate : kPrograms)
-        if (!std::strcmp(candidate.schedule, argv[i]))
-          program = &candidate;
+      program = mlp::findProgram(argv[++i]);
       if (!program) {
         std::fprintf(stderr, "mlp: error: unknown schedule '%s'\n", argv[i]);
         return usage(argv[0]);

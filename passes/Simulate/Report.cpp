@@ -16,6 +16,7 @@
 
 using namespace pipeweave::schedule;
 using namespace pipeweave::simulate;
+namespace overlap = pipeweave::overlap;
 
 //===----------------------------------------------------------------------===//
 // Numbers and names
@@ -161,6 +162,10 @@ public:
   void boolean(bool value) {
     element();
     out += value ? "true" : "false";
+  }
+  void null() {
+    element();
+    out += "null";
   }
 
   template <typename Value>
@@ -355,6 +360,48 @@ static std::string criticalPathTable(const Simulation &simulation) {
          " rank crossings\n" + table.str("  ");
 }
 
+/// "0&3, 1&2": the (forward, backward) stages of a row, at most 4 shown.
+static std::string joinStagePairs(const overlap::PairSummary &row) {
+  constexpr size_t kShown = 4;
+  std::string text;
+  for (size_t i = 0; i < row.stagePairs.size() && i < kShown; ++i)
+    text += (i ? ", " : "") + std::to_string(row.stagePairs[i].first) + "&" +
+            std::to_string(row.stagePairs[i].second);
+  if (row.stagePairs.size() > kShown)
+    text += ", +" + std::to_string(row.stagePairs.size() - kShown);
+  return text;
+}
+
+/// One row per distinct planned pair: the plan's figures, and DeepSeek's
+/// order under the same costs where the layers have its shape.
+static std::string overlapPairsTable(const Simulation &simulation) {
+  TextTable table("lrrrrlrrrr");
+  table.addRow({"F&B stages", "actions", "layers", "makespan", "lower bound",
+                "optimal", "compute busy", "comm hidden", "DeepSeek makespan",
+                "DeepSeek hidden"});
+  for (const overlap::PairSummary &row : simulation.overlapPairs) {
+    const overlap::OrderFigures &planned = row.planned;
+    table.addRow(
+        {joinStagePairs(row), std::to_string(row.actions),
+         std::to_string(row.forwardLayers) + "&" +
+             std::to_string(row.backwardLayers),
+         formatReadableNumber(planned.makespan),
+         formatReadableNumber(row.lowerBound),
+         row.plannedIsOptimal() ? "yes"
+         : row.provenOptimal    ? "no"
+                                : "unknown",
+         formatReadableNumber(planned.computeBusy) + " (" +
+             formatPercent(planned.computeUtilization) + ")",
+         formatPercent(planned.hiddenFraction),
+         row.deepseek ? formatReadableNumber(row.deepseek->makespan) : "-",
+         row.deepseek ? formatPercent(row.deepseek->hiddenFraction) : "-"});
+  }
+  return "overlapped F&B pairs, components on a compute and a comm stream "
+         "(times per pair; hidden = share of all-to-all time under "
+         "compute)\n" +
+         table.str("  ");
+}
+
 std::string pipeweave::simulate::formatReportTable(const Simulation &sim) {
   ActivationPeak peak = sim.maxPeakActivations();
   std::string text = shapeLine(sim) + "\n";
@@ -383,7 +430,19 @@ std::string pipeweave::simulate::formatReportTable(const Simulation &sim) {
                   std::to_string(result.peakActivations.bytes)});
   }
   text += ranks.str() + "\n" + criticalPathTable(sim);
+  if (!sim.overlapPairs.empty())
+    text += "\n" + overlapPairsTable(sim);
   return text;
+}
+
+static void writeOrderFigures(JsonWriter &json,
+                              const overlap::OrderFigures &figures) {
+  json.field("makespan", figures.makespan);
+  json.field("compute_busy", figures.computeBusy);
+  json.field("compute_utilization", figures.computeUtilization);
+  json.field("comm_busy", figures.commBusy);
+  json.field("comm_hidden", figures.commHidden);
+  json.field("hidden_fraction", figures.hiddenFraction);
 }
 
 std::string pipeweave::simulate::formatReportJson(const Simulation &sim) {
@@ -456,6 +515,42 @@ std::string pipeweave::simulate::formatReportJson(const Simulation &sim) {
   }
   json.endArray();
   json.endObject();
+
+  if (!sim.overlapPairs.empty()) {
+    json.key("overlap_pairs");
+    json.beginArray();
+    for (const overlap::PairSummary &row : sim.overlapPairs) {
+      json.beginObject();
+      json.key("stage_pairs");
+      json.beginArray(/*oneLine=*/true);
+      for (auto [forward, backward] : row.stagePairs) {
+        json.beginArray();
+        json.integer(forward);
+        json.integer(backward);
+        json.endArray();
+      }
+      json.endArray();
+      json.field("actions", row.actions);
+      json.field("forward_layers", row.forwardLayers);
+      json.field("backward_layers", row.backwardLayers);
+      json.field("items", row.items);
+      writeOrderFigures(json, row.planned);
+      json.field("lower_bound", row.lowerBound);
+      json.field("best_makespan", row.bestMakespan);
+      json.field("proven_optimal", row.provenOptimal);
+      json.field("optimal", row.plannedIsOptimal());
+      json.key("deepseek");
+      if (row.deepseek) {
+        json.beginObject(/*oneLine=*/true);
+        writeOrderFigures(json, *row.deepseek);
+        json.endObject();
+      } else {
+        json.null();
+      }
+      json.endObject();
+    }
+    json.endArray();
+  }
   json.endObject();
   return json.take();
 }

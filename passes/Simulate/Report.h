@@ -41,7 +41,10 @@ std::string_view kindLabel(schedule::ActionKind kind);
 /// A readable report: a header with the schedule's shape, makespan and total
 /// bubble; one table row per rank (stages, actions, busy, bubble, bubble %,
 /// peak activations and bytes); the critical path as runs of consecutive
-/// steps on one rank. Lines end in '\n'.
+/// steps on one rank; when overlapped pairs run component plans, one row per
+/// distinct pair: makespan, lower bound, whether optimal, compute busy,
+/// communication hidden, and DeepSeek's order's makespan and hidden under
+/// the same costs. Lines end in '\n'.
 std::string formatReportTable(const Simulation &simulation);
 
 /// The report as one JSON object, keys in this fixed order:
@@ -58,6 +61,17 @@ std::string formatReportTable(const Simulation &simulation);
 ///            text, e.g. "0F3" or "(0F7;15B3)OVERLAP_F_B"), kind (kindLabel),
 ///            stage, microbatch, [stage2, microbatch2 for F&B: the backward
 ///            part], start, end, cause ("start", "rank" or "transfer")}, ...]}
+///
+///   and, only when some overlapped pair runs a component plan (issue 8),
+///   overlap_pairs: [{stage_pairs: [[forward stage, backward stage], ...],
+///            actions, forward_layers, backward_layers, items, makespan,
+///            compute_busy, compute_utilization, comm_busy, comm_hidden,
+///            hidden_fraction, lower_bound, best_makespan, proven_optimal,
+///            optimal (the plan is a proven optimum), deepseek: {makespan,
+///            compute_busy, compute_utilization, comm_busy, comm_hidden,
+///            hidden_fraction} of DeepSeek's order under the same costs, or
+///            null when the layers do not have its shape}, ...] -- one entry
+///            per distinct pair and order (overlap::PairSummary).
 ///
 /// Times are in the cost model's unit, numbers as formatJsonNumber writes
 /// them. Ends in '\n'.

@@ -203,8 +203,9 @@ struct RankState {
 
 class Simulator {
 public:
-  Simulator(const Schedule &schedule, const CostModel &costs)
-      : schedule(schedule), costs(costs), tensors(schedule),
+  Simulator(const Schedule &schedule, const CostModel &costs,
+            const SimulateOptions &options)
+      : schedule(schedule), costs(costs), options(options), tensors(schedule),
         numRanks(schedule.ranks.size()), states(numRanks),
         readyAt(tensors.size(), 0.0), producer(tensors.size()),
         firstParked(tensors.size(), -1), transferred(tensors.size(), 0) {}
@@ -266,6 +267,17 @@ private:
           cost.activationMemory < 0)
         return wholeInput(strCat("stage ", stage, " has a negative size"));
     }
+    for (int rank = 0;
+         rank < numRanks && rank < static_cast<int>(options.durations.size());
+         ++rank)
+      for (size_t index = 0; index < options.durations[rank].size(); ++index)
+        if (std::optional<double> duration = options.durations[rank][index];
+            duration && bad(*duration))
+          return SimulationError{rank, static_cast<int>(index),
+                                 strCat("rank ", rank, " action ", index,
+                                        " is given duration ",
+                                        formatValue(*duration),
+                                        "; durations must be finite and >= 0")};
     for (int rank = 0; rank < numRanks; ++rank) {
       const std::vector<Action> &actions = schedule.ranks[rank];
       for (int index = 0, e = actions.size(); index < e; ++index)
@@ -361,7 +373,7 @@ private:
       for (int i = 0; i < numInputs; ++i)
         recordTransfer(rank, inputs[i]);
 
-      double end = start + durationOf(action, costs);
+      double end = start + durationAt(rank, state.cursor, action);
       int slot = out.timeline.size();
       out.timeline.push_back({action, state.cursor, start, end});
       state.links.push_back(link);
@@ -370,6 +382,14 @@ private:
         if (std::optional<Tensor> output = outputOf(op))
           produce(tensors.of(*output), rank, slot, end);
     }
+  }
+
+  double durationAt(int rank, int index, const Action &action) const {
+    if (rank < static_cast<int>(options.durations.size()) &&
+        index < static_cast<int>(options.durations[rank].size()))
+      if (std::optional<double> duration = options.durations[rank][index])
+        return *duration;
+    return durationOf(action, costs);
   }
 
   void park(int rank, int64_t key) {
@@ -510,6 +530,7 @@ private:
 
   const Schedule &schedule;
   const CostModel &costs;
+  const SimulateOptions &options;
   TensorIndex tensors;
   int numRanks;
   std::vector<RankState> states;
@@ -523,6 +544,7 @@ private:
 } // namespace
 
 SimulateResult pipeweave::simulate::simulate(const Schedule &schedule,
-                                             const CostModel &costs) {
-  return Simulator(schedule, costs).run();
+                                             const CostModel &costs,
+                                             const SimulateOptions &options) {
+  return Simulator(schedule, costs, options).run();
 }

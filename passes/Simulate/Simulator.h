@@ -26,12 +26,15 @@
 //    costs max(overlapped(s1), overlapped(s2)) -- the one F&B figure of the
 //    spec when the stages are uniform, and never less than either half alone
 //    (the spec verifier guarantees overlapped >= max(forward, backward)).
+//    When the stages have components (issue 8), the caller passes the
+//    makespan of the pair's two-stream plan instead (SimulateOptions).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef PIPEWEAVE_SIMULATE_SIMULATOR_H
 #define PIPEWEAVE_SIMULATE_SIMULATOR_H
 
+#include "passes/Overlap/Overlap.h"
 #include "passes/Schedule/CostModel.h"
 #include "passes/Schedule/Schedule.h"
 
@@ -151,6 +154,10 @@ struct Simulation {
   std::vector<RankResult> ranks;
   std::vector<Transfer> transfers; // in the order their consumers ran
   CriticalPath criticalPath;
+  /// Overlapped pairs run as component plans, one row per distinct pair and
+  /// order (empty when no stage has components). simulate() leaves it
+  /// empty; whoever supplies the plans' durations fills it.
+  std::vector<overlap::PairSummary> overlapPairs;
 
   /// The direction (0-based) a stage belongs to.
   int directionOf(int stage) const;
@@ -186,15 +193,24 @@ struct SimulateResult {
   std::optional<SimulationError> error; // set exactly when simulation is not
 };
 
+struct SimulateOptions {
+  /// Per rank, per action index: a duration that replaces the cost model's
+  /// (e.g. the planned makespan of an overlapped pair's components); empty,
+  /// or nullopt for an action, means the cost model's.
+  std::vector<std::vector<std::optional<double>>> durations;
+};
+
 /// Simulates `schedule` (compute-only or with comm actions) under `costs`.
 /// Fails, without simulating, when the cost model does not have one entry
 /// per stage, a cost is negative or not finite, the bandwidth is not
 /// positive, or an action names a stage or micro-batch out of range; fails
+/// when a duration in `options` is negative or not finite; fails
 /// when some rank waits for an input that is never produced before it (an
 /// order that would deadlock). Schedules that pass validateSchedule() and
 /// checkDeadlock() always simulate. Linear in the number of actions.
 SimulateResult simulate(const schedule::Schedule &schedule,
-                        const schedule::CostModel &costs);
+                        const schedule::CostModel &costs,
+                        const SimulateOptions &options = {});
 
 /// The duration of one compute action under the model above (0 for comm).
 double durationOf(const schedule::Action &action,

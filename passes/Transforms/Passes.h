@@ -25,12 +25,13 @@ namespace pipeweave {
 /// where the simulation got stuck) and failure.
 mlir::FailureOr<simulate::Simulation> simulateProgram(sched::ProgramOp program);
 
-/// Registers the pipe, sched and pwrt dialects in `registry`.
+/// Registers the pipe, sched, pwrt and moe dialects in `registry`.
 void registerPipeweaveDialects(mlir::DialectRegistry &registry);
 
 /// The default compile pipeline from pipe specs to a checked sched program:
-/// pipe-build-schedule, then the check pipeline below. Registered as
-/// `pw-compile`.
+/// pipe-build-schedule, then the check pipeline below, then
+/// sched-overlap-fb (which plans only pairs of stages with components).
+/// Registered as `pw-compile`.
 void buildCompilePipeline(mlir::OpPassManager &pm);
 
 /// For sched programs (e.g. imported CSV), on every program:

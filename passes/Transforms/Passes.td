@@ -61,6 +61,29 @@ def SchedSimulate
   }];
 }
 
+def SchedOverlapFB : Pass<"sched-overlap-fb", "::pipeweave::sched::ProgramOp"> {
+  let summary = "Plan the components of every overlapped F&B pair on a "
+                "compute and a communication stream";
+  let description = [{
+    For every `sched.overlap` whose forward or backward stage has
+    components (`pipe.layers`), cuts the forward chunk and the backward
+    chunk into their component chains and chooses the order of the items on
+    the compute stream and on the communication stream that finishes the
+    pair first (an exact search; see passes/Overlap/Overlap.h), so that the
+    all-to-alls of one chunk run under the computation of the other. The
+    order is recorded in the op's body as `sched.component` items in start
+    order; `--sched-simulate` and `pwc --emit=report` charge its makespan
+    and report its communication hidden. Pairs of stages without components
+    are left alone (they cost `overlapped`); a program without components
+    is unchanged.
+  }];
+  let options = [
+    Option<"maxLabels", "max-labels", "int64_t", /*default=*/"2000000",
+           "Labels the exact search may create per distinct pair before it "
+           "keeps the best heuristic order (not proven optimal)">,
+  ];
+}
+
 def SchedToRuntime : Pass<"sched-to-runtime", "mlir::ModuleOp"> {
   let summary = "Lower every sched.program (with send/recv and a cost model) "
                 "to a pwrt.program";

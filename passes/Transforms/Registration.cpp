@@ -2,12 +2,15 @@
 
 #include "passes/Transforms/Passes.h"
 
+#include "dialect/Moe/MoeDialect.h"
+
 #include "mlir/Pass/PassRegistry.h"
 
 using namespace mlir;
 
 void pipeweave::registerPipeweaveDialects(DialectRegistry &registry) {
-  registry.insert<pipe::PipeDialect, sched::SchedDialect, pwrt::PwrtDialect>();
+  registry.insert<pipe::PipeDialect, sched::SchedDialect, pwrt::PwrtDialect,
+                  moe::MoeDialect>();
 }
 
 void pipeweave::buildCheckPipeline(OpPassManager &pm) {
@@ -22,14 +25,16 @@ void pipeweave::buildCheckPipeline(OpPassManager &pm) {
 void pipeweave::buildCompilePipeline(OpPassManager &pm) {
   pm.addPass(createPipeBuildSchedule());
   buildCheckPipeline(pm);
+  // Plans overlapped pairs whose stages have components; a no-op otherwise.
+  pm.nest<sched::ProgramOp>().addPass(createSchedOverlapFB());
 }
 
 void pipeweave::registerPipeweavePassesAndPipelines() {
   registerPipeweavePasses();
   PassPipelineRegistration<>(
       "pw-compile",
-      "Build, add communication to and deadlock-check every pipeline "
-      "(what pwc runs)",
+      "Build, add communication to and deadlock-check every pipeline, and "
+      "plan the components of overlapped pairs (what pwc runs)",
       [](OpPassManager &pm) { buildCompilePipeline(pm); });
   PassPipelineRegistration<>(
       "pw-check",

@@ -5,6 +5,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <map>
+
 namespace pipeweave {
 #define GEN_PASS_DEF_SCHEDSIMULATE
 #include "passes/Transforms/Passes.h.inc"
@@ -22,8 +24,46 @@ pipeweave::simulateProgram(sched::ProgramOp program) {
     return program.emitError() << "@" << program.getSymName()
                                << " has no cost_model to simulate; compile "
                                   "it from a pipe spec";
+  // Overlapped pairs with components cost their plan's makespan: the plan
+  // recorded on the op (sched-overlap-fb), else the planner's best.
+  simulate::SimulateOptions options;
+  overlap::PairSummaries pairs;
+  std::map<std::pair<int, int>, std::optional<overlap::PairProblem>> problems;
+  const schedule::Schedule &s = value->schedule;
+  for (int rank = 0; rank < s.numRanks; ++rank) {
+    for (int index = 0, e = s.ranks[rank].size(); index < e; ++index) {
+      const schedule::Action &action = s.ranks[rank][index];
+      if (action.kind != schedule::ActionKind::OverlapFB)
+        continue;
+      auto [it, inserted] = problems.try_emplace({action.stage, action.stage2});
+      if (inserted)
+        it->second = sched::pairProblemOf(action, *value->costs);
+      if (!it->second)
+        continue;
+      auto pair = cast<sched::OverlapOp>(value->actionOps[rank][index]);
+      std::optional<overlap::Order> order;
+      if (!pair.getPlan().empty()) {
+        FailureOr<overlap::Order> read = sched::readPlan(pair, *it->second);
+        if (failed(read))
+          return failure();
+        order = std::move(*read);
+      }
+      std::string error;
+      std::optional<overlap::OrderFigures> figures =
+          pairs.add(action.stage, action.stage2, *it->second, order, error);
+      if (!figures)
+        return pair.emitError()
+               << "cannot time the components of this pair: " << error;
+      if (options.durations.empty())
+        options.durations.resize(s.numRanks);
+      if (options.durations[rank].empty())
+        options.durations[rank].resize(s.ranks[rank].size());
+      options.durations[rank][index] = figures->makespan;
+    }
+  }
+
   simulate::SimulateResult result =
-      simulate::simulate(value->schedule, *value->costs);
+      simulate::simulate(value->schedule, *value->costs, options);
   if (!result.simulation) {
     const simulate::SimulationError &error = *result.error;
     Operation *at = value->opAt(error.rank, error.index);
@@ -31,6 +71,7 @@ pipeweave::simulateProgram(sched::ProgramOp program) {
            << "cannot simulate @" << program.getSymName() << ": "
            << error.message;
   }
+  result.simulation->overlapPairs = pairs.rows();
   return std::move(*result.simulation);
 }
 

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Backend.h"
+#include "Selection.h"
+#include "pwrt/pwrt_cuda.h"
 
 #include <fmt/format.h>
 
@@ -19,6 +21,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +39,8 @@ struct pwrt_context {
   int numEvents = 0;
   // The group each stream is collecting, if one is open.
   std::vector<std::optional<std::vector<Transfer>>> openGroups;
+  // Process groups by pwrt_group: members' ranks, by group rank.
+  std::vector<std::vector<int>> groups;
 
   bool inStep = false;
   uint64_t nextStep = 0;
@@ -130,10 +135,13 @@ Error resolveOptions(const pwrt_context_options *given,
     // defaults of the fields it does not know.
     std::memcpy(&options, given, given->struct_size);
   }
-  if (options.backend == PWRT_BACKEND_CUDA)
-    return Error(PWRT_ERROR_UNSUPPORTED,
-                 "the CUDA backend is not part of this build");
-  if (options.backend != PWRT_BACKEND_HOST)
+  if (int(options.backend) == kBackendFromBadEnvironment) {
+    const char *text = std::getenv("PW_BACKEND");
+    return invalid(fmt::format(
+        "PW_BACKEND='{}' names no backend (host or cuda)", text ? text : ""));
+  }
+  if (options.backend != PWRT_BACKEND_HOST &&
+      options.backend != PWRT_BACKEND_CUDA)
     return invalid(fmt::format("unknown backend {}", int(options.backend)));
   if (options.expected_world_size < 0)
     return invalid(
@@ -171,7 +179,7 @@ Error addTransfer(pwrt_context *ctx, pwrt_stream stream,
   int worldSize = ctx->backend->worldSize();
   int rank = ctx->backend->rank();
   if (transfer->peer < 0 || transfer->peer >= worldSize ||
-      transfer->peer == rank)
+      (transfer->peer == rank && !ctx->backend->allowsSelfTransfers()))
     return invalid(fmt::format("{}: peer {} is not another rank of the {}",
                                call, transfer->peer, worldSize));
   int maxTag = std::min(ctx->backend->maxTag(), (1 << 30) - 1);
@@ -187,6 +195,87 @@ Error addTransfer(pwrt_context *ctx, pwrt_stream stream,
     return Error::ok();
   }
   return ctx->backend->submitGroup(stream, std::vector<Transfer>{entry});
+}
+
+/// Whether the caller's options ask for silence (for failures before a
+/// context exists).
+bool quietRequested(const pwrt_context_options *options) {
+  return options &&
+         options->struct_size > offsetof(pwrt_context_options, flags) &&
+         (options->flags & PWRT_FLAG_QUIET);
+}
+
+std::string formatRanks(const std::vector<int> &ranks) {
+  std::string text = "{";
+  for (size_t i = 0; i < ranks.size(); ++i)
+    text += fmt::format("{}{}", i ? ", " : "", ranks[i]);
+  return text + "}";
+}
+
+/// This rank's part of pwrt_group_create's agreement: its member list as
+/// "r0,r1,...", or "!" and why the list is unusable.
+std::string describeGroupArgument(int rank, int worldSize, const int32_t *ranks,
+                                  size_t count, std::vector<int> &members) {
+  if (!ranks || count == 0)
+    return "!no members (ranks is NULL or count is 0)";
+  for (size_t i = 0; i < count; ++i) {
+    int member = ranks[i];
+    if (member < 0 || member >= worldSize)
+      return fmt::format("!member {} is not a rank of the {}", member,
+                         worldSize);
+    if (std::find(members.begin(), members.end(), member) != members.end())
+      return fmt::format("!rank {} is listed twice", member);
+    members.push_back(member);
+  }
+  if (std::find(members.begin(), members.end(), rank) == members.end())
+    return fmt::format("!the group {} does not contain the calling rank",
+                       formatRanks(members));
+  std::string text;
+  for (int member : members)
+    text += fmt::format("{}{}", text.empty() ? "" : ",", member);
+  return text;
+}
+
+/// Every rank's group lists (as describeGroupArgument wrote them) agree:
+/// each member of a group lists the same group. Returns what disagrees
+/// (the same text on every rank), or "".
+std::string checkGroupAgreement(const std::vector<std::string> &all) {
+  std::vector<std::vector<int>> lists(all.size());
+  std::vector<std::string> problems;
+  for (size_t rank = 0; rank < all.size(); ++rank) {
+    const std::string &text = all[rank];
+    if (!text.empty() && text[0] == '!') {
+      problems.push_back(fmt::format("rank {}: {}", rank, text.substr(1)));
+      continue;
+    }
+    size_t begin = 0;
+    while (begin < text.size()) {
+      size_t end = text.find(',', begin);
+      if (end == std::string::npos)
+        end = text.size();
+      lists[rank].push_back(std::stoi(text.substr(begin, end - begin)));
+      begin = end + 1;
+    }
+  }
+  if (problems.empty()) {
+    for (size_t rank = 0; rank < all.size(); ++rank)
+      for (int member : lists[rank])
+        if (lists[size_t(member)] != lists[rank]) {
+          problems.push_back(
+              fmt::format("rank {} lists {} but rank {} lists {}", rank,
+                          formatRanks(lists[rank]), member,
+                          formatRanks(lists[size_t(member)])));
+          break;
+        }
+  }
+  if (problems.empty())
+    return "";
+  std::string message = "pwrt_group_create: the ranks' groups do not agree: ";
+  for (size_t i = 0; i < problems.size() && i < 3; ++i)
+    message += (i ? "; " : "") + problems[i];
+  if (problems.size() > 3)
+    message += fmt::format("; and {} more", problems.size() - 3);
+  return message;
 }
 
 } // namespace
@@ -212,7 +301,8 @@ void pwrt_context_options_init(pwrt_context_options *options) {
     return;
   std::memset(options, 0, sizeof(*options));
   options->struct_size = sizeof(*options);
-  options->backend = PWRT_BACKEND_HOST;
+  options->backend =
+      pwrt_backend(backendFromEnvironment(std::getenv("PW_BACKEND")));
 }
 
 pwrt_status pwrt_context_create(const pwrt_context_options *options,
@@ -225,14 +315,11 @@ pwrt_status pwrt_context_create(const pwrt_context_options *options,
     Error error = resolveOptions(options, context->options);
     if (!error)
       context->backend =
-          createHostBackend(context->options, context->kernels, error);
+          context->options.backend == PWRT_BACKEND_CUDA
+              ? createCudaBackend(context->options, context->kernels, error)
+              : createHostBackend(context->options, context->kernels, error);
     if (error) {
-      printError(
-          nullptr,
-          options &&
-              (options->struct_size > offsetof(pwrt_context_options, flags)) &&
-              (options->flags & PWRT_FLAG_QUIET),
-          error.message);
+      printError(nullptr, quietRequested(options), error.message);
       return setError(nullptr, error);
     }
     *ctx = context.release();
@@ -260,6 +347,60 @@ pwrt_status pwrt_context_destroy(pwrt_context *ctx) {
     ctx->backend->freePool(ctx->poolBase);
   delete ctx;
   return status;
+}
+
+pwrt_status pwrt_cuda_contexts_create(const pwrt_context_options *options,
+                                      int32_t count, const int32_t *devices,
+                                      pwrt_context **contexts) {
+  return guarded(nullptr, [&] {
+    if (!contexts)
+      return setError(nullptr,
+                      invalid("pwrt_cuda_contexts_create: contexts is NULL"));
+    if (count < 1)
+      return setError(nullptr,
+                      invalid(fmt::format("pwrt_cuda_contexts_create: count "
+                                          "is {}",
+                                          count)));
+    std::fill(contexts, contexts + count, nullptr);
+    std::vector<std::unique_ptr<pwrt_context>> created;
+    std::vector<const KernelTable *> tables;
+    ResolvedOptions resolved;
+    Error error = resolveOptions(options, resolved);
+    if (!error && resolved.backend != PWRT_BACKEND_CUDA)
+      error = invalid("pwrt_cuda_contexts_create needs backend "
+                      "PWRT_BACKEND_CUDA");
+    if (!error && resolved.expectedWorldSize != 0 &&
+        resolved.expectedWorldSize != count)
+      error = makeError(PWRT_ERROR_WORLD_SIZE_MISMATCH,
+                        "the program was compiled for {} ranks but asks for {} "
+                        "in this process",
+                        resolved.expectedWorldSize, count);
+    std::vector<std::unique_ptr<Backend>> backends;
+    if (!error) {
+      for (int32_t r = 0; r < count; ++r) {
+        created.push_back(std::make_unique<pwrt_context>());
+        created.back()->options = resolved;
+        tables.push_back(&created.back()->kernels);
+      }
+      std::vector<int> deviceList;
+      if (devices)
+        deviceList.assign(devices, devices + count);
+      error = createCudaLocalBackends(resolved, tables, deviceList, backends);
+    }
+    if (error) {
+      printError(nullptr, quietRequested(options), error.message);
+      return setError(nullptr, error);
+    }
+    for (int32_t r = 0; r < count; ++r) {
+      created[size_t(r)]->backend = std::move(backends[size_t(r)]);
+      contexts[r] = created[size_t(r)].release();
+    }
+    return PWRT_OK;
+  });
+}
+
+int pwrt_cuda_device(const pwrt_context *ctx) {
+  return ctx ? ctx->backend->device() : -1;
 }
 
 int pwrt_rank(const pwrt_context *ctx) {
@@ -487,9 +628,14 @@ pwrt_status pwrt_launch(pwrt_context *ctx, pwrt_stream stream,
         (args->num_outputs && !args->outputs) ||
         (args->num_gradients && !args->gradients))
       return setError(ctx, invalid("pwrt_launch: a buffer array is NULL"));
+    if (args->layer < -1)
+      return setError(ctx, invalid(fmt::format(
+                               "pwrt_launch: layer {} (a component's layer is "
+                               ">= 0; -1 for a launch that is not one)",
+                               args->layer)));
     LaunchOp op;
     op.kernel = kernel;
-    op.args = *args;
+    op.args = *args; // kind, stage, micro-batches, layer: the caller's group
     op.buffers.reserve(args->num_inputs + args->num_outputs +
                        args->num_gradients);
     op.buffers.insert(op.buffers.end(), args->inputs,
@@ -593,6 +739,117 @@ pwrt_status pwrt_p2p_group_end(pwrt_context *ctx, pwrt_stream stream) {
     if (transfers.empty())
       return PWRT_OK;
     if (Error error = ctx->backend->submitGroup(stream, std::move(transfers)))
+      return setError(ctx, error);
+    return PWRT_OK;
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Groups and all-to-all
+//===----------------------------------------------------------------------===//
+
+pwrt_status pwrt_group_create(pwrt_context *ctx, const int32_t *ranks,
+                              size_t count, pwrt_group *group) {
+  if (!ctx)
+    return PWRT_ERROR_INVALID_ARGUMENT;
+  return guarded(ctx, [&] {
+    if (Error error = checkSetup(ctx, "pwrt_group_create"))
+      return setError(ctx, error);
+    if (!group)
+      return setError(ctx, invalid("pwrt_group_create: group is NULL"));
+    // A bad argument on one rank must fail every rank (the others are in
+    // the collective already): exchange each rank's list or its problem.
+    std::vector<int> members;
+    std::string mine = describeGroupArgument(
+        ctx->backend->rank(), ctx->backend->worldSize(), ranks, count, members);
+    std::vector<std::string> all;
+    if (Error error = ctx->backend->allGather(mine, all)) {
+      printError(ctx, ctx->options.quiet, error.message);
+      ctx->fatalPrinted = true;
+      return setError(ctx, error);
+    }
+    if (std::string problem = checkGroupAgreement(all); !problem.empty())
+      return setError(ctx, invalid(problem));
+    int index = int(ctx->groups.size());
+    if (Error error = ctx->backend->createGroup(index, members))
+      return setError(ctx, error);
+    ctx->groups.push_back(std::move(members));
+    *group = index;
+    return PWRT_OK;
+  });
+}
+
+int pwrt_group_size(const pwrt_context *ctx, pwrt_group group) {
+  if (!ctx || group < 0 || size_t(group) >= ctx->groups.size())
+    return -1;
+  return int(ctx->groups[size_t(group)].size());
+}
+
+int pwrt_group_rank(const pwrt_context *ctx, pwrt_group group) {
+  if (!ctx || group < 0 || size_t(group) >= ctx->groups.size())
+    return -1;
+  const std::vector<int> &members = ctx->groups[size_t(group)];
+  auto found = std::find(members.begin(), members.end(), ctx->backend->rank());
+  return int(found - members.begin());
+}
+
+pwrt_status pwrt_all_to_all(pwrt_context *ctx, pwrt_stream stream,
+                            pwrt_group group,
+                            const pwrt_all_to_all_args *args) {
+  if (!ctx)
+    return PWRT_ERROR_INVALID_ARGUMENT;
+  return guarded(ctx, [&] {
+    if (Error error = checkEnqueue(ctx, stream, "pwrt_all_to_all"))
+      return setError(ctx, error);
+    if (group < 0 || size_t(group) >= ctx->groups.size())
+      return setError(ctx, invalid(fmt::format(
+                               "pwrt_all_to_all: no group {} (the context has "
+                               "{})",
+                               group, ctx->groups.size())));
+    if (!args)
+      return setError(ctx, invalid("pwrt_all_to_all: args is NULL"));
+    if (ctx->openGroups[size_t(stream)])
+      return setError(ctx, makeError(PWRT_ERROR_INVALID_STATE,
+                                     "pwrt_all_to_all: stream {} has an open "
+                                     "p2p group",
+                                     stream));
+    const std::vector<int> &members = ctx->groups[size_t(group)];
+    size_t headerBytes = members.size() * sizeof(int64_t);
+    std::string label = args->name ? args->name : "";
+    if (args->row_bytes == 0)
+      return setError(ctx, invalid(fmt::format(
+                               "pwrt_all_to_all '{}': row_bytes is 0", label)));
+    for (auto [data, bytes, which] :
+         {std::tuple{static_cast<const void *>(args->send), args->send_bytes,
+                     "send"},
+          std::tuple{static_cast<const void *>(args->recv), args->recv_bytes,
+                     "receive"}}) {
+      if (!data)
+        return setError(ctx, invalid(fmt::format(
+                                 "pwrt_all_to_all '{}': the {} buffer is NULL",
+                                 label, which)));
+      if (bytes < headerBytes)
+        return setError(
+            ctx, invalid(fmt::format(
+                     "pwrt_all_to_all '{}': the {} buffer has {} bytes, less "
+                     "than its header of {} row counts ({} bytes)",
+                     label, which, bytes, members.size(), headerBytes)));
+    }
+    auto send = reinterpret_cast<uintptr_t>(args->send);
+    auto recv = reinterpret_cast<uintptr_t>(args->recv);
+    if (send < recv + args->recv_bytes && recv < send + args->send_bytes)
+      return setError(
+          ctx, invalid(fmt::format("pwrt_all_to_all '{}': the send and receive "
+                                   "buffers overlap",
+                                   label)));
+    AllToAllOp op;
+    op.group = group;
+    op.args = *args;
+    op.args.name = nullptr;
+    op.name = std::move(label);
+    op.members = members;
+    op.groupRank = pwrt_group_rank(ctx, group);
+    if (Error error = ctx->backend->allToAll(stream, std::move(op)))
       return setError(ctx, error);
     return PWRT_OK;
   });

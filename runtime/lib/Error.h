@@ -42,6 +42,9 @@ const char *statusString(pwrt_status status);
 
 /// "forward", "backward_input", ... for messages and traces.
 const char *actionKindName(pwrt_action_kind kind);
+/// ", layer 2" for a component's layer, "" for -1 (none): what follows
+/// "stage S, micro-batch M" in messages.
+std::string layerText(int32_t layer);
 /// "activation", "gradient", "message".
 const char *payloadName(pwrt_payload payload);
 

@@ -4,7 +4,9 @@
 // queue. Kernels run on the worker; an event is a completion counter that
 // waiting workers block on; a p2p group is posted with MPI_Isend/MPI_Irecv
 // and completed by polling on its own stream's worker, so only that stream
-// waits for it and compute streams keep running. MPI runs at
+// waits for it and compute streams keep running. An all-to-all runs the
+// same way: row counts, then rows, point to point between the members of
+// its group. MPI runs at
 // MPI_THREAD_MULTIPLE: each stream posts and completes its own requests with
 // no hand-off to a communication thread, which keeps a transfer's overhead
 // to the MPI calls themselves.
@@ -30,6 +32,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -37,6 +40,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <sched.h>
 #include <thread>
@@ -147,12 +151,22 @@ struct Event {
 };
 
 struct Op {
-  enum class Kind : uint8_t { Launch, Record, Wait, Group };
+  enum class Kind : uint8_t { Launch, Record, Wait, Group, AllToAll };
   Kind kind = Kind::Launch;
   int32_t event = -1;
-  uint64_t ticket = 0;
+  uint64_t ticket = 0; // AllToAll: its sequence number in the group
+  int32_t label = -1;  // AllToAll: its name in the label table
   LaunchOp launch;
   std::vector<Transfer> transfers;
+  AllToAllOp allToAll;
+};
+
+/// A process group: its own communicator (a duplicate of the world, so that
+/// the tags of its all-to-alls meet no other message; peers keep their
+/// world ranks) and the count of all-to-alls enqueued on it.
+struct Group {
+  MPI_Comm comm = MPI_COMM_NULL;
+  uint64_t enqueued = 0; // host thread only
 };
 
 struct Stream {
@@ -176,6 +190,7 @@ struct Stream {
   std::atomic<int32_t> kernelId{-1};
   std::atomic<int32_t> kernelStage{-1};
   std::atomic<int32_t> kernelMicrobatch{-1};
+  std::atomic<int32_t> kernelLayer{-1};
   std::atomic<int32_t> kernelKind{0};
 
   std::vector<Slice> slices; // worker only, read after it stops
@@ -188,6 +203,13 @@ struct Stream {
   std::vector<int64_t> transferBeginNs;
   std::vector<int> completedIndices;
   std::vector<MPI_Status> statuses;
+
+  // What an all-to-all's MPI requests read and write besides the caller's
+  // buffers: here, not on the worker's stack, so that requests left
+  // pending when one is abandoned (a lost peer) never point to freed
+  // memory. Each entry is a peer's row count and row size.
+  std::vector<std::array<int64_t, 2>> countsOut, countsIn;
+  std::vector<char> overflow; // received rows that do not fit
 };
 
 /// A failure as this rank knows it.
@@ -245,6 +267,8 @@ public:
   Error recordEvent(int stream, int event) override;
   Error waitEvent(int stream, int event) override;
   Error submitGroup(int stream, std::vector<Transfer> &&group) override;
+  Error createGroup(int group, const std::vector<int> &members) override;
+  Error allToAll(int stream, AllToAllOp &&op) override;
   Error stepEnd() override;
   void failStep(pwrt_status status, const std::string &message) override;
   void abandonStep(const std::string &why) override;
@@ -259,6 +283,7 @@ private:
   void runKernel(Stream &stream, LaunchOp &launch);
   void runWait(const Event &event, uint64_t ticket);
   void runGroup(Stream &stream, std::vector<Transfer> &transfers);
+  void runAllToAll(Stream &stream, const Op &op);
   bool streamsIdle() const;
   void stopStreams(bool fatal);
 
@@ -296,6 +321,11 @@ private:
 
   std::vector<std::unique_ptr<Stream>> streams;
   std::vector<std::unique_ptr<Event>> events;
+  std::vector<Group> groups;
+  // All-to-all names for the trace; appended by the host thread, read at
+  // shutdown.
+  std::vector<std::string> labels;
+  std::map<std::string, int32_t> labelIds;
   Notifier progress;
 
   std::atomic<int> mode{kRunning};
@@ -523,6 +553,45 @@ Error HostBackend::submitGroup(int stream, std::vector<Transfer> &&group) {
   return Error::ok();
 }
 
+Error HostBackend::createGroup(int group, const std::vector<int> &members) {
+  (void)members; // peers are addressed by their world ranks
+  if (Error error = fatalError())
+    return error;
+  if (group != int(groups.size()))
+    return makeError(PWRT_ERROR_INTERNAL, "group {} created as number {}",
+                     group, groups.size());
+  // Non-blocking, so that a rank that never arrives is a timeout.
+  Group created;
+  MPI_Request request = MPI_REQUEST_NULL;
+  int rc = MPI_Comm_idup(dataComm, &created.comm, &request);
+  if (rc != MPI_SUCCESS)
+    return makeError(PWRT_ERROR_MPI, "MPI_Comm_idup failed: {}",
+                     mpi::errorString(rc));
+  if (Error error = waitForRequest(request, "creating a process group")) {
+    failLocal(Failure{error.code, myRank, -1, true, wallNs(), error.message});
+    return fatalError();
+  }
+  MPI_Comm_set_errhandler(created.comm, MPI_ERRORS_RETURN);
+  groups.push_back(created);
+  return Error::ok();
+}
+
+Error HostBackend::allToAll(int stream, AllToAllOp &&allToAll) {
+  Op op;
+  op.kind = Op::Kind::AllToAll;
+  op.ticket = groups[size_t(allToAll.group)].enqueued++;
+  if (tracing) {
+    auto [found, inserted] =
+        labelIds.try_emplace(allToAll.name, int32_t(labels.size()));
+    if (inserted)
+      labels.push_back(allToAll.name);
+    op.label = found->second;
+  }
+  op.allToAll = std::move(allToAll);
+  enqueue(*streams[stream], std::move(op));
+  return Error::ok();
+}
+
 //===----------------------------------------------------------------------===//
 // Stream workers
 //===----------------------------------------------------------------------===//
@@ -585,6 +654,10 @@ void HostBackend::runOp(Stream &stream, Op &op) {
     if (mode.load(std::memory_order_relaxed) != kAborting)
       runGroup(stream, op.transfers);
     return;
+  case Op::Kind::AllToAll:
+    if (mode.load(std::memory_order_relaxed) != kAborting)
+      runAllToAll(stream, op);
+    return;
   }
 }
 
@@ -607,6 +680,7 @@ void HostBackend::runKernel(Stream &stream, LaunchOp &launch) {
   stream.kernelId.store(launch.kernel, std::memory_order_relaxed);
   stream.kernelStage.store(args.stage, std::memory_order_relaxed);
   stream.kernelMicrobatch.store(args.microbatch, std::memory_order_relaxed);
+  stream.kernelLayer.store(args.layer, std::memory_order_relaxed);
   stream.kernelKind.store(int32_t(args.kind), std::memory_order_relaxed);
   int64_t beginNs = monotonicNs();
   stream.kernelStartNs.store(beginNs, std::memory_order_release);
@@ -629,15 +703,16 @@ void HostBackend::runKernel(Stream &stream, LaunchOp &launch) {
     slice.kernel = launch.kernel;
     slice.stage = args.stage;
     slice.microbatch = args.microbatch;
+    slice.layer = args.layer;
     slice.detail = uint8_t(args.kind);
     stream.slices.push_back(slice);
   }
   if (status == PWRT_OK)
     return;
   std::string message = fmt::format(
-      "rank {}: kernel '{}' failed at stage {}, micro-batch {} ({}) on "
+      "rank {}: kernel '{}' failed at stage {}, micro-batch {}{} ({}) on "
       "stream '{}': {}",
-      myRank, kernel.name, args.stage, args.microbatch,
+      myRank, kernel.name, args.stage, args.microbatch, layerText(args.layer),
       actionKindName(args.kind), stream.name, statusString(status));
   if (!call.message.empty())
     message += ": " + call.message;
@@ -803,6 +878,334 @@ void HostBackend::runGroup(Stream &stream, std::vector<Transfer> &transfers) {
   }
 }
 
+/// "22, 18": one count per group rank, for messages.
+std::string formatCounts(const std::vector<int64_t> &counts) {
+  std::string text;
+  for (size_t i = 0; i < counts.size(); ++i)
+    text += fmt::format("{}{}", i ? ", " : "", counts[i]);
+  return text;
+}
+
+/// Where `bytes` of rows land: a row capacity check without overflow.
+bool rowsFit(size_t capacity, size_t headerBytes, int64_t rows,
+             size_t rowBytes) {
+  return capacity >= headerBytes &&
+         uint64_t(rows) <= (capacity - headerBytes) / rowBytes;
+}
+
+/// "{0, 1}".
+std::string formatMembers(const std::vector<int> &members) {
+  std::string text = "{";
+  for (size_t i = 0; i < members.size(); ++i)
+    text += fmt::format("{}{}", i ? ", " : "", members[i]);
+  return text + "}";
+}
+
+void HostBackend::runAllToAll(Stream &stream, const Op &op) {
+  const AllToAllOp &a2a = op.allToAll;
+  const pwrt_all_to_all_args &args = a2a.args;
+  const size_t size = a2a.members.size();
+  const size_t me = size_t(a2a.groupRank);
+  const size_t rowBytes = args.row_bytes;
+  const size_t headerBytes = size * sizeof(int64_t);
+  MPI_Comm comm = groups[size_t(a2a.group)].comm;
+  // Each all-to-all of a group has two tags, counts then rows, from its
+  // sequence number (several may be in flight between the same ranks).
+  const uint64_t tagPairs = uint64_t(tagUpperBound) / 2 + 1;
+  const int countsTag = int(2 * (op.ticket % tagPairs));
+  const int rowsTag = countsTag + 1;
+  const int64_t beginNs = monotonicNs();
+
+  std::string where = fmt::format(
+      "all-to-all{}{} ({}) at stage {}, micro-batch {}{} on stream '{}'",
+      a2a.name.empty() ? "" : " '", a2a.name.empty() ? "" : a2a.name + "'",
+      actionKindName(args.kind), args.stage, args.microbatch,
+      layerText(args.layer), stream.name);
+  // After a failure anywhere the rows mean nothing: send none, report no
+  // further problems, but take part so that no peer waits.
+  auto stepFailed = [&] {
+    return mode.load(std::memory_order_relaxed) != kRunning;
+  };
+  auto fail = [&](pwrt_status status, const std::string &what) {
+    if (!stepFailed())
+      failLocal(Failure{status, myRank, -1, false, wallNs(),
+                        fmt::format("rank {}: {}: {}", myRank, where, what)});
+  };
+  auto fatalMpi = [&](int rc, const std::string &what) {
+    failLocal(Failure{PWRT_ERROR_MPI, myRank, -1, true, wallNs(),
+                      fmt::format("rank {}: {} {}: {}", myRank, what, where,
+                                  mpi::errorString(rc))});
+  };
+
+  // What this rank sends, from the send buffer's header.
+  std::vector<int64_t> sendCounts(size, 0);
+  if (!stepFailed()) {
+    std::memcpy(sendCounts.data(), args.send, headerBytes);
+    int64_t total = 0;
+    std::string problem;
+    pwrt_status status = PWRT_ERROR_INVALID_ARGUMENT;
+    for (size_t peer = 0; peer < size && problem.empty(); ++peer) {
+      if (sendCounts[peer] < 0) {
+        problem = fmt::format("the send header's row count for group rank {} "
+                              "is {}",
+                              peer, sendCounts[peer]);
+        continue;
+      }
+      total += std::min<int64_t>(sendCounts[peer], INT64_MAX / 2);
+      total = std::min<int64_t>(total, INT64_MAX / 2);
+      if (rowsFit(args.send_bytes, headerBytes, total, rowBytes))
+        continue;
+      status = PWRT_ERROR_CAPACITY_EXCEEDED;
+      problem = fmt::format(
+          "the send header lists {} rows of {} bytes (rows for group ranks "
+          "0..{}: {}) but the send buffer holds {} bytes ({} rows after the "
+          "{}-byte header)",
+          std::accumulate(sendCounts.begin(), sendCounts.end(), uint64_t(0)),
+          rowBytes, size - 1, formatCounts(sendCounts), args.send_bytes,
+          (args.send_bytes - headerBytes) / rowBytes, headerBytes);
+    }
+    if (!problem.empty()) {
+      fail(status, problem);
+      std::fill(sendCounts.begin(), sendCounts.end(), 0);
+    }
+  }
+  std::vector<size_t> sendOffsets(size);
+  for (size_t peer = 0, offset = headerBytes; peer < size; ++peer) {
+    sendOffsets[peer] = offset;
+    offset += size_t(sendCounts[peer]) * rowBytes;
+  }
+
+  // Requests and what each is for, to name the peers still waited on.
+  enum class Part : uint8_t { CountsIn, CountsOut, RowsIn, RowsOut };
+  struct Pending {
+    size_t peer; // group rank
+    Part part;
+    size_t bytes;
+  };
+  std::vector<MPI_Request> requests;
+  std::vector<Pending> pending;
+  // Per peer: its row count and row size, sent ahead of the rows.
+  auto &countsOut = stream.countsOut, &countsIn = stream.countsIn;
+  countsOut.assign(size, {0, 0});
+  countsIn.assign(size, {0, 0});
+  auto post = [&](bool isSend, void *data, size_t bytes, size_t peer, int tag,
+                  Part part) {
+    do {
+      size_t chunk = std::min(kChunkBytes, bytes);
+      MPI_Request request;
+      int rank = a2a.members[peer];
+      int rc = isSend ? MPI_Isend(data, int(chunk), MPI_BYTE, rank, tag, comm,
+                                  &request)
+                      : MPI_Irecv(data, int(chunk), MPI_BYTE, rank, tag, comm,
+                                  &request);
+      if (rc != MPI_SUCCESS) {
+        fatalMpi(rc, fmt::format("posting a message to rank {} of", rank));
+        return false;
+      }
+      requests.push_back(request);
+      pending.push_back(Pending{peer, part, chunk});
+      data = static_cast<char *>(data) + chunk;
+      bytes -= chunk;
+    } while (bytes > 0);
+    return true;
+  };
+
+  size_t countsLeft = 0;
+  for (size_t peer = 0; peer < size; ++peer) {
+    if (peer == me)
+      continue;
+    countsOut[peer] = {sendCounts[peer], int64_t(rowBytes)};
+    if (!post(false, countsIn[peer].data(), sizeof(countsIn[peer]), peer,
+              countsTag, Part::CountsIn) ||
+        !post(true, countsOut[peer].data(), sizeof(countsOut[peer]), peer,
+              countsTag, Part::CountsOut))
+      return;
+    ++countsLeft;
+    if (sendCounts[peer] > 0 &&
+        !post(true,
+              const_cast<char *>(static_cast<const char *>(args.send)) +
+                  sendOffsets[peer],
+              size_t(sendCounts[peer]) * rowBytes, peer, rowsTag,
+              Part::RowsOut))
+      return;
+  }
+
+  // Once every count is in: where the rows go, then post their receives.
+  std::vector<int64_t> recvCounts(size, 0);
+  std::vector<char> &scratch = stream.overflow;
+  auto receiveRows = [&] {
+    recvCounts[me] = sendCounts[me];
+    size_t scratchBytes = 0;
+    std::string mismatch;
+    for (size_t peer = 0; peer < size; ++peer) {
+      if (peer == me)
+        continue;
+      recvCounts[peer] = countsIn[peer][0];
+      scratchBytes += size_t(countsIn[peer][0]) * size_t(countsIn[peer][1]);
+      if (countsIn[peer][0] > 0 && size_t(countsIn[peer][1]) != rowBytes &&
+          mismatch.empty())
+        mismatch =
+            fmt::format("group rank {} (rank {}) sends rows of {} "
+                        "bytes, this rank's rows have {} bytes",
+                        peer, a2a.members[peer], countsIn[peer][1], rowBytes);
+    }
+    int64_t total =
+        std::accumulate(recvCounts.begin(), recvCounts.end(), int64_t(0));
+    bool fits = mismatch.empty() &&
+                rowsFit(args.recv_bytes, headerBytes, total, rowBytes);
+    if (!mismatch.empty())
+      fail(PWRT_ERROR_INVALID_ARGUMENT, mismatch);
+    else if (!fits)
+      fail(PWRT_ERROR_CAPACITY_EXCEEDED,
+           fmt::format("{} rows of {} bytes arrive (rows from group ranks "
+                       "0..{}: {}) but the receive buffer holds {} bytes ({} "
+                       "rows after the {}-byte header)",
+                       total, rowBytes, size - 1, formatCounts(recvCounts),
+                       args.recv_bytes,
+                       (args.recv_bytes - headerBytes) / rowBytes,
+                       headerBytes));
+    std::memcpy(args.recv, recvCounts.data(), headerBytes);
+    if (!fits)
+      scratch.resize(scratchBytes);
+    char *target =
+        fits ? static_cast<char *>(args.recv) + headerBytes : scratch.data();
+    for (size_t peer = 0; peer < size; ++peer) {
+      size_t bytes =
+          peer == me ? size_t(sendCounts[me]) * rowBytes
+                     : size_t(countsIn[peer][0]) * size_t(countsIn[peer][1]);
+      if (bytes == 0)
+        continue;
+      if (peer == me) {
+        if (fits)
+          std::memcpy(target,
+                      static_cast<const char *>(args.send) + sendOffsets[me],
+                      bytes);
+      } else if (!post(false, target, bytes, peer, rowsTag, Part::RowsIn)) {
+        return false;
+      }
+      if (fits || peer != me)
+        target += bytes;
+    }
+    return true;
+  };
+  bool rowsPosted = false;
+  if (countsLeft == 0) {
+    if (!receiveRows())
+      return;
+    rowsPosted = true;
+  }
+
+  std::vector<int> indices;
+  std::vector<MPI_Status> statuses;
+  Backoff backoff;
+  for (;;) {
+    indices.resize(requests.size());
+    statuses.resize(requests.size());
+    int count = 0;
+    int rc = requests.empty()
+                 ? MPI_SUCCESS
+                 : MPI_Testsome(int(requests.size()), requests.data(), &count,
+                                indices.data(), statuses.data());
+    if (rc != MPI_SUCCESS && rc != MPI_ERR_IN_STATUS)
+      return fatalMpi(rc, "completing");
+    if (requests.empty() || count == MPI_UNDEFINED) {
+      if (rowsPosted)
+        break;
+      count = 0;
+    }
+    for (int i = 0; i < count; ++i) {
+      const Pending &done = pending[size_t(indices[size_t(i)])];
+      const MPI_Status &status = statuses[size_t(i)];
+      int rank = a2a.members[done.peer];
+      if (rc == MPI_ERR_IN_STATUS && status.MPI_ERROR != MPI_SUCCESS) {
+        failLocal(Failure{PWRT_ERROR_MPI, myRank, -1,
+                          status.MPI_ERROR != MPI_ERR_TRUNCATE, wallNs(),
+                          fmt::format("rank {}: {}: a message with rank {} "
+                                      "failed: {}",
+                                      myRank, where, rank,
+                                      mpi::errorString(status.MPI_ERROR))});
+      } else if (done.part == Part::CountsIn || done.part == Part::RowsIn) {
+        int received = 0;
+        MPI_Get_count(&status, MPI_BYTE, &received);
+        if (size_t(received) != done.bytes)
+          failLocal(
+              Failure{PWRT_ERROR_MPI, myRank, -1, false, wallNs(),
+                      fmt::format("rank {}: {}: received {} bytes from "
+                                  "rank {} where {} were announced",
+                                  myRank, where, received, rank, done.bytes)});
+      }
+      if (done.part == Part::CountsIn)
+        --countsLeft;
+    }
+    if (count > 0)
+      backoff.reset();
+    if (!rowsPosted && countsLeft == 0) {
+      if (!receiveRows())
+        return;
+      rowsPosted = true;
+      continue;
+    }
+    if (count > 0)
+      continue;
+    if (mode.load(std::memory_order_relaxed) == kAborting)
+      return; // abandoned; the process will not finalize MPI
+    if (backoff.idleNs() > timeoutNs) {
+      // Name every peer still waited on; the first is reported as lost.
+      std::vector<int> peers;
+      std::string waiting;
+      for (size_t r = 0; r < requests.size(); ++r) {
+        if (requests[r] == MPI_REQUEST_NULL)
+          continue;
+        int rank = a2a.members[pending[r].peer];
+        if (std::find(peers.begin(), peers.end(), rank) != peers.end())
+          continue;
+        peers.push_back(rank);
+        const char *what[] = {"row counts from", "row counts to", "rows from",
+                              "rows to"};
+        waiting += fmt::format("{}{} rank {}", waiting.empty() ? "" : ", ",
+                               what[int(pending[r].part)], rank);
+      }
+      std::string who = fmt::format("rank {}", peers.front());
+      for (size_t p = 1; p < peers.size(); ++p)
+        who += fmt::format(", rank {}", peers[p]);
+      failLocal(Failure{
+          PWRT_ERROR_PEER_LOST, myRank, peers.front(), true, wallNs(),
+          fmt::format("rank {}: no progress for {:.1f} s while waiting on {}, "
+                      "presumed lost: {} in group {} ({})",
+                      myRank, options.timeoutSeconds, who, where,
+                      formatMembers(a2a.members), waiting)});
+      return;
+    }
+    backoff.pause();
+  }
+
+  if (tracing) {
+    Slice slice;
+    slice.kind = SliceKind::AllToAll;
+    slice.beginNs = beginNs - originNs;
+    slice.endNs = monotonicNs() - originNs;
+    slice.step = currentStep.load(std::memory_order_relaxed);
+    slice.bytes = int64_t(rowBytes);
+    slice.stage = args.stage;
+    slice.microbatch = args.microbatch;
+    slice.peer = a2a.group;
+    slice.layer = args.layer;
+    slice.detail = uint8_t(args.kind);
+    slice.label = op.label;
+    slice.rowsSent =
+        std::accumulate(sendCounts.begin(), sendCounts.end(), int64_t(0));
+    slice.rowsReceived =
+        std::accumulate(recvCounts.begin(), recvCounts.end(), int64_t(0));
+    stream.slices.push_back(slice);
+  }
+  // A peer that failed may have sent rows its failed kernel never wrote:
+  // look for its report before compute uses them (it was sent first).
+  if (size > 1) {
+    std::lock_guard<std::mutex> lock(controlMutex);
+    pollControlLocked();
+  }
+}
+
 bool HostBackend::streamsIdle() const {
   for (const auto &stream : streams)
     if (stream->completed.load(std::memory_order_acquire) != stream->enqueued)
@@ -960,14 +1363,16 @@ void HostBackend::checkKernelTimeouts() {
     int32_t kernel = stream->kernelId.load(std::memory_order_relaxed);
     failLocal(Failure{
         PWRT_ERROR_TIMEOUT, myRank, -1, true, wallNs(),
-        fmt::format("rank {}: kernel '{}' at stage {}, micro-batch {} ({}) "
-                    "on stream '{}' is still running after {:.1f} s",
-                    myRank, kernels[size_t(kernel)].name,
-                    stream->kernelStage.load(std::memory_order_relaxed),
-                    stream->kernelMicrobatch.load(std::memory_order_relaxed),
-                    actionKindName(pwrt_action_kind(
-                        stream->kernelKind.load(std::memory_order_relaxed))),
-                    stream->name, options.timeoutSeconds)});
+        fmt::format(
+            "rank {}: kernel '{}' at stage {}, micro-batch {}{} ({}) "
+            "on stream '{}' is still running after {:.1f} s",
+            myRank, kernels[size_t(kernel)].name,
+            stream->kernelStage.load(std::memory_order_relaxed),
+            stream->kernelMicrobatch.load(std::memory_order_relaxed),
+            layerText(stream->kernelLayer.load(std::memory_order_relaxed)),
+            actionKindName(pwrt_action_kind(
+                stream->kernelKind.load(std::memory_order_relaxed))),
+            stream->name, options.timeoutSeconds)});
     return;
   }
 }
@@ -1270,7 +1675,7 @@ Error HostBackend::shutdown() {
     for (const auto &stream : streams)
       streamTraces.push_back(StreamTrace{stream->name, &stream->slices});
     std::string mine =
-        renderRankTrace(myRank, streamTraces, stepSlices, kernels);
+        renderRankTrace(myRank, streamTraces, stepSlices, kernels, labels);
     // Gather to rank 0 only: the trace can be large.
     long long length = (long long)mine.size();
     std::vector<long long> lengths(static_cast<size_t>(numRanks));
@@ -1314,6 +1719,8 @@ Error HostBackend::shutdown() {
     mpi::markBroken();
     return error;
   }
+  for (Group &group : groups)
+    MPI_Comm_free(&group.comm);
   for (MPI_Comm *comm : {&dataComm, &controlComm, &collectiveComm})
     if (*comm != MPI_COMM_NULL)
       MPI_Comm_free(comm);

@@ -32,6 +32,10 @@ const char *statusString(pwrt_status status) {
     return "I/O error";
   case PWRT_ERROR_INTERNAL:
     return "internal error";
+  case PWRT_ERROR_CAPACITY_EXCEEDED:
+    return "capacity exceeded";
+  case PWRT_ERROR_DEVICE:
+    return "device error";
   }
   return "unknown status";
 }
@@ -52,6 +56,10 @@ const char *actionKindName(pwrt_action_kind kind) {
     return "other";
   }
   return "unknown";
+}
+
+std::string layerText(int32_t layer) {
+  return layer >= 0 ? fmt::format(", layer {}", layer) : std::string();
 }
 
 const char *payloadName(pwrt_payload payload) {

@@ -43,7 +43,8 @@ void appendEvent(std::string &out, const std::string &event) {
   out += event;
 }
 
-std::string sliceName(const Slice &slice, const KernelTable &kernels) {
+std::string sliceName(const Slice &slice, const KernelTable &kernels,
+                      const std::vector<std::string> &labels) {
   switch (slice.kind) {
   case SliceKind::Kernel:
     if (slice.kernel >= 0 && size_t(slice.kernel) < kernels.size())
@@ -55,6 +56,13 @@ std::string sliceName(const Slice &slice, const KernelTable &kernels) {
   case SliceKind::Recv:
     return fmt::format("recv {} from {}",
                        payloadName(pwrt_payload(slice.detail)), slice.peer);
+  case SliceKind::AllToAll: {
+    std::string label = slice.label >= 0 && size_t(slice.label) < labels.size()
+                            ? labels[size_t(slice.label)]
+                            : std::string();
+    return fmt::format("all_to_all{}{} ({})", label.empty() ? "" : " ", label,
+                       actionKindName(pwrt_action_kind(slice.detail)));
+  }
   case SliceKind::Step:
     return fmt::format("step {}", slice.step);
   }
@@ -62,14 +70,16 @@ std::string sliceName(const Slice &slice, const KernelTable &kernels) {
 }
 
 std::string renderSlice(int rank, int tid, const Slice &slice,
-                        const KernelTable &kernels) {
+                        const KernelTable &kernels,
+                        const std::vector<std::string> &labels) {
   const char *category = "kernel";
   std::string args = fmt::format("\"step\":{}", slice.step);
   switch (slice.kind) {
   case SliceKind::Kernel:
-    args += fmt::format(",\"kind\":\"{}\",\"stage\":{},\"microbatch\":{}",
-                        actionKindName(pwrt_action_kind(slice.detail)),
-                        slice.stage, slice.microbatch);
+    args += fmt::format(
+        ",\"kind\":\"{}\",\"stage\":{},\"microbatch\":{},\"layer\":{}",
+        actionKindName(pwrt_action_kind(slice.detail)), slice.stage,
+        slice.microbatch, slice.layer);
     break;
   case SliceKind::Send:
   case SliceKind::Recv:
@@ -77,6 +87,18 @@ std::string renderSlice(int rank, int tid, const Slice &slice,
     args += fmt::format(
         ",\"peer\":{},\"bytes\":{},\"tag\":{},\"stage\":{},\"microbatch\":{}",
         slice.peer, slice.bytes, slice.tag, slice.stage, slice.microbatch);
+    break;
+  case SliceKind::AllToAll:
+    // Communication like a transfer: tools that measure how much of it
+    // hides under compute (pw-prof) count it without knowing all-to-alls.
+    category = "transfer";
+    args += fmt::format(
+        ",\"kind\":\"all_to_all\",\"direction\":\"{}\",\"stage\":{},"
+        "\"microbatch\":{},\"layer\":{},\"group\":{},\"rows_sent\":{},"
+        "\"rows_received\":{},\"row_bytes\":{}",
+        actionKindName(pwrt_action_kind(slice.detail)), slice.stage,
+        slice.microbatch, slice.layer, slice.peer, slice.rowsSent,
+        slice.rowsReceived, slice.bytes);
     break;
   case SliceKind::Step:
     category = "step";
@@ -89,14 +111,16 @@ std::string renderSlice(int rank, int tid, const Slice &slice,
                      rank, tid, slice.beginNs / 1000, slice.beginNs % 1000,
                      (slice.endNs - slice.beginNs) / 1000,
                      (slice.endNs - slice.beginNs) % 1000,
-                     jsonEscape(sliceName(slice, kernels)), category, args);
+                     jsonEscape(sliceName(slice, kernels, labels)), category,
+                     args);
 }
 
 } // namespace
 
 std::string renderRankTrace(int rank, const std::vector<StreamTrace> &streams,
                             const std::vector<Slice> &steps,
-                            const KernelTable &kernels) {
+                            const KernelTable &kernels,
+                            const std::vector<std::string> &labels) {
   std::string out;
   appendEvent(out, fmt::format("{{\"ph\":\"M\",\"pid\":{0},\"name\":"
                                "\"process_name\",\"args\":{{\"name\":"
@@ -116,9 +140,9 @@ std::string renderRankTrace(int rank, const std::vector<StreamTrace> &streams,
   }
   for (size_t tid = 0; tid < streams.size(); ++tid)
     for (const Slice &slice : *streams[tid].slices)
-      appendEvent(out, renderSlice(rank, int(tid), slice, kernels));
+      appendEvent(out, renderSlice(rank, int(tid), slice, kernels, labels));
   for (const Slice &slice : steps)
-    appendEvent(out, renderSlice(rank, hostTid, slice, kernels));
+    appendEvent(out, renderSlice(rank, hostTid, slice, kernels, labels));
   return out;
 }
 

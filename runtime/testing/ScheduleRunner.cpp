@@ -152,6 +152,7 @@ int ScheduleRunner::tag(Payload payload, int producerStage,
 pwrt_status ScheduleRunner::launchCompute(const Action &action) {
   pwrt_kernel_args args;
   std::memset(&args, 0, sizeof(args));
+  args.layer = -1;
   args.kind = kindOf(action.kind);
   args.stage = action.stage;
   args.microbatch = action.microbatch;

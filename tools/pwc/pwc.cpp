@@ -270,6 +270,11 @@ static LogicalResult lowerToRuntime(ModuleOp module, llvm::StringRef name,
   pm.addPass(pipeweave::createSchedToRuntime());
   if (failed(pm.run(module)))
     return failure();
+  // Expert groups describe the spec's all-to-alls; the generated code holds
+  // only the runtime programs (and the C++ emitter prints nothing else).
+  for (Operation &op : llvm::make_early_inc_range(module.getOps()))
+    if (op.getName().getDialectNamespace() == "moe")
+      op.erase();
   if (name.empty())
     return success();
   auto programs = llvm::to_vector(module.getOps<pipeweave::pwrt::ProgramOp>());

@@ -32,9 +32,15 @@
  * stream's order, when all of them have completed. Compute streams never
  * wait for a transfer unless they wait for an event recorded after it.
  *
+ * An all-to-all (pwrt_all_to_all) exchanges rows between the members of a
+ * process group, with per-peer row counts that kernels decide at run time
+ * (MoE dispatch and combine); like a p2p group it runs on its stream and
+ * only that stream waits for it.
+ *
  * Collective calls: pwrt_context_create, pwrt_require_kernels,
- * pwrt_step_end and pwrt_context_destroy must be called by every rank, in
- * the same order. Ranks agree at pwrt_step_end on whether the step worked.
+ * pwrt_group_create, pwrt_step_end and pwrt_context_destroy must be called
+ * by every rank, in the same order. Ranks agree at pwrt_step_end on whether
+ * the step worked.
  *
  * Errors
  * ------
@@ -47,13 +53,21 @@
  *  - A kernel returns a status other than PWRT_OK: PWRT_ERROR_KERNEL_FAILED,
  *    "step 0 failed: rank 1: kernel 'fwd' failed at stage 1, micro-batch 2
  *    (forward) on stream 'compute': kernel failed: <text given to
- *    pwrt_kernel_set_error>". If kernels fail on several ranks, the earliest
+ *    pwrt_kernel_set_error>" (", layer 0" after the micro-batch for a
+ *    component launch). If kernels fail on several ranks, the earliest
  *    comes first and the others follow ("; then rank 2: ...").
  *    The failing rank tells the others at once; from then on every rank
  *    skips its remaining kernels but still completes its transfers, so no
  *    rank waits forever, and the context stays usable for later steps.
- *  - No progress for the timeout while waiting on rank X (a transfer with X
- *    that does not complete, or X not reaching the end of the step):
+ *  - An all-to-all's rows do not fit its buffers:
+ *    PWRT_ERROR_CAPACITY_EXCEEDED, "step 0 failed: rank 3: all-to-all
+ *    'dispatch' (forward) at stage 1, micro-batch 2, layer 0 on stream
+ *    'comm': 40 rows of 72 bytes arrive (rows from group ranks 0..1: 22,
+ *    18) but the receive buffer holds 2176 bytes (30 rows after the
+ *    16-byte header)". Like a kernel failure, the context stays usable.
+ *  - No progress for the timeout while waiting on rank X (a transfer or an
+ *    all-to-all with X that does not complete, or X not reaching the end of
+ *    the step):
  *    PWRT_ERROR_PEER_LOST naming rank X. A kernel still running after the
  *    timeout: PWRT_ERROR_TIMEOUT naming the kernel. These are fatal: the
  *    other ranks are told, every stream abandons its work, this and every
@@ -68,7 +82,9 @@
  * launcher tears down still leaves the reason behind.
  *
  * Threads: call the functions of one context from one thread (the host
- * thread). Kernels run on stream threads and may call only
+ * thread). Kernels run on stream threads (host backend) or inside
+ * pwrt_launch on the host thread, enqueueing device work on native_stream
+ * (CUDA backend, pwrt/pwrt_cuda.h), and may call only
  * pwrt_kernel_set_error.
  *
  *===----------------------------------------------------------------------===*/
@@ -83,8 +99,9 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a struct layout or a function signature changes. */
-#define PWRT_ABI_VERSION 1
+/* Bumped whenever a struct layout or a function signature changes.
+ * 2: pwrt_kernel_args.layer (component launches). */
+#define PWRT_ABI_VERSION 2
 
 /* Returns PWRT_ABI_VERSION of the library that is linked in. */
 int pwrt_abi_version(void);
@@ -104,7 +121,10 @@ typedef enum pwrt_status {
   PWRT_ERROR_OUT_OF_MEMORY = 9,
   PWRT_ERROR_UNSUPPORTED = 10, /* e.g. a backend this build does not have */
   PWRT_ERROR_IO = 11,          /* the trace file could not be written */
-  PWRT_ERROR_INTERNAL = 12
+  PWRT_ERROR_INTERNAL = 12,
+  /* An all-to-all's rows do not fit its send or receive buffer. */
+  PWRT_ERROR_CAPACITY_EXCEEDED = 13,
+  PWRT_ERROR_DEVICE = 14 /* CUDA or NCCL reported an error */
 } pwrt_status;
 
 /* A short lower-case phrase, e.g. "kernel failed"; never NULL. */
@@ -121,7 +141,7 @@ const char *pwrt_last_error(const pwrt_context *ctx);
 
 typedef enum pwrt_backend {
   PWRT_BACKEND_HOST = 0, /* one process per rank over MPI, CPU threads */
-  PWRT_BACKEND_CUDA = 1  /* CUDA streams and NCCL (not built yet) */
+  PWRT_BACKEND_CUDA = 1  /* CUDA streams and NCCL (pwrt/pwrt_cuda.h) */
 } pwrt_backend;
 
 /* Flags for pwrt_context_options.flags. */
@@ -147,8 +167,10 @@ typedef struct pwrt_context_options {
   uint32_t flags; /* PWRT_FLAG_* */
 } pwrt_context_options;
 
-/* Fills `options` with the defaults: host backend, any world size, timeout
- * and trace from the environment, no flags. */
+/* Fills `options` with the defaults: the backend named by the environment
+ * variable PW_BACKEND ("host" or "cuda"), else the host backend; any world
+ * size; timeout and trace from the environment; no flags. A backend set
+ * after this call wins over PW_BACKEND. */
 void pwrt_context_options_init(pwrt_context_options *options);
 
 /* Collective. Initializes MPI if nobody has (MPI_THREAD_MULTIPLE; it is
@@ -200,13 +222,29 @@ typedef struct pwrt_buffer {
  * action reads (forward: the stage input activation; backward: the output
  * gradient, then saved activations), `outputs` what it produces for the
  * next action (forward: the output activation; backward: the input
- * gradient), `gradients` the weight-gradient accumulators it updates. */
+ * gradient), `gradients` the weight-gradient accumulators it updates.
+ *
+ * Components. A stage made of layers of components (e.g. a MoE layer's
+ * attention, dispatch, experts, combine) launches one kernel per compute
+ * component and layer: `layer` is the layer within the stage (0 ..
+ * layers - 1), `stage` the global stage index (with DualPipe's two
+ * directions, 0 .. 2 * ranks - 1), so one registered kernel serves every
+ * layer of every stage. A launch that is not a component's (a whole
+ * stage, a loss) has layer -1. The buffers of a component launch: inputs =
+ * the receive buffer of the all-to-all right before it in its chain, or
+ * the chain's input when it comes first (forward: the stage input
+ * activation; backward: the output gradient); outputs = the send buffer of
+ * the all-to-all right after it, or the chain's output when it comes last
+ * (forward: the output activation; backward: the input gradient); nothing
+ * where the neighbour is another compute component (that data stays in the
+ * kernels' own state), and nothing for backward-for-weights launches. */
 typedef struct pwrt_kernel_args {
   pwrt_action_kind kind;
   int32_t stage;
   int32_t microbatch;
   int32_t stage2;      /* backward half of PWRT_ACTION_OVERLAP_FB, else -1 */
   int32_t microbatch2; /* likewise */
+  int32_t layer;       /* a component's layer in its stage, else -1 */
   const pwrt_buffer *inputs;
   size_t num_inputs;
   const pwrt_buffer *outputs;
@@ -295,11 +333,14 @@ typedef enum pwrt_payload {
 } pwrt_payload;
 
 /* One message. A send and the receive that matches it name each other's
- * rank, the same tag and the same size; tags need to be unique only among
- * the messages of one (sender, receiver) pair that can be in flight at
- * once (the compiler derives them from the producing stage and
- * micro-batch). `payload`, `stage` and `microbatch` (the local stage, -1 if
- * none) only label traces and messages. */
+ * rank (on the CUDA backend a rank may also send to itself), the same tag
+ * and the same size; tags need to be unique only among the messages of one
+ * (sender, receiver) pair that can be in flight at once (the compiler
+ * derives them from the producing stage and micro-batch). NCCL matches by
+ * order, not by tag: on the CUDA backend each pair's messages must also be
+ * issued in the same order at both ends (the compiler's lowering does so; a
+ * step that does not fails). `payload`, `stage` and `microbatch` (the local
+ * stage, -1 if none) only label traces and messages. */
 typedef struct pwrt_transfer {
   void *data; /* send: read from; receive: written to */
   size_t bytes;
@@ -319,6 +360,72 @@ pwrt_status pwrt_send(pwrt_context *ctx, pwrt_stream stream,
 pwrt_status pwrt_recv(pwrt_context *ctx, pwrt_stream stream,
                       const pwrt_transfer *transfer);
 pwrt_status pwrt_p2p_group_end(pwrt_context *ctx, pwrt_stream stream);
+
+/*===---------------------- Groups and all-to-all ----------------------===*/
+
+typedef int32_t pwrt_group; /* index in creation order, from 0 */
+
+/* Collective over every rank of the context, not inside a step: makes the
+ * process group this rank belongs to. `ranks` lists its `count` members
+ * (ranks of the context, this rank among them, no repeats); a member's
+ * position in the list is its group rank. Every member must pass the same
+ * list, and the groups of all ranks together must cover each rank once
+ * (e.g. the expert-parallel groups {0, 1}, {2, 3}, ... of a pipeline x
+ * expert-parallel layout); otherwise every rank fails with
+ * PWRT_ERROR_INVALID_ARGUMENT and the same message. Every rank receives the
+ * same handle. A group of one is allowed. */
+pwrt_status pwrt_group_create(pwrt_context *ctx, const int32_t *ranks,
+                              size_t count, pwrt_group *group);
+
+/* The number of members of `group`, and this rank's position in it; -1 for
+ * a NULL context or an unknown group. */
+int pwrt_group_size(const pwrt_context *ctx, pwrt_group group);
+int pwrt_group_rank(const pwrt_context *ctx, pwrt_group group);
+
+/* One all-to-all among the members of a group of G ranks. Both buffers
+ * start with a header of G int64_t row counts, one per group rank, followed
+ * by rows of `row_bytes` bytes packed in group-rank order, without gaps:
+ *
+ *   send: counts[G] (rows this rank sends to each member, itself included)
+ *         rows for group rank 0, rows for group rank 1, ...
+ *   recv: counts[G] (rows this rank received from each member, filled in)
+ *         rows from group rank 0, rows from group rank 1, ...
+ *
+ * Rows start 8 * G bytes in (8-byte aligned in an aligned buffer).
+ * The header is read when the all-to-all runs, so a kernel enqueued before
+ * it on the same stream (or ordered before it by an event) decides the
+ * counts. The runtime exchanges the counts, then the rows; the rows this
+ * rank sends itself are copied. `send_bytes` and `recv_bytes` are the
+ * buffers' capacities: rows that do not fit (the header's rows past the
+ * send buffer, or more rows arriving than the receive buffer holds) fail
+ * the step with PWRT_ERROR_CAPACITY_EXCEEDED naming the rank, the label,
+ * the stage and the micro-batch; the exchange still completes on every
+ * member, so that no peer waits (what the receive buffers then hold is
+ * unspecified).
+ * Every member must use the same row_bytes (else the step fails with
+ * PWRT_ERROR_INVALID_ARGUMENT) and enqueue the group's all-to-alls in the
+ * same order, on any of its streams: the n-th all-to-all of a group on one
+ * member meets the n-th on every other member. The buffers must not
+ * overlap. `name`, `kind`, `stage`, `microbatch` and `layer` only label
+ * traces and messages (`name` is copied; a layer of -1 is left out). */
+typedef struct pwrt_all_to_all_args {
+  const void *send;
+  size_t send_bytes;
+  void *recv;
+  size_t recv_bytes;
+  size_t row_bytes;      /* > 0 */
+  const char *name;      /* e.g. "dispatch", "combine"; may be NULL */
+  pwrt_action_kind kind; /* e.g. PWRT_ACTION_FORWARD or _BACKWARD */
+  int32_t stage;
+  int32_t microbatch;
+  int32_t layer;
+} pwrt_all_to_all_args;
+
+/* Enqueues an all-to-all in `group` on `stream` (inside a step; not while
+ * the stream has an open p2p group). After a step failure it still runs,
+ * sending no rows, so that peers do not wait for it. */
+pwrt_status pwrt_all_to_all(pwrt_context *ctx, pwrt_stream stream,
+                            pwrt_group group, const pwrt_all_to_all_args *args);
 
 /*===----------------------------- Steps -------------------------------===*/
 

@@ -49,3 +49,61 @@ pipe.pipeline @v ranks = 4 microbatches = 8 schedule = "dualpipev" {
 // CHECK-LABEL: pipe.pipeline @gpipe ranks = 1 microbatches = 1 schedule = "gpipe" {
 pipe.pipeline @gpipe ranks = 1 microbatches = 1 schedule = "gpipe" {
 }
+
+// Components (issue 8): a layer of attention, dispatch, MLP and combine,
+// repeated twice per stage; stage 0 repeats it once, stage 3 is a dense
+// head. Defaults are not printed: mlp has no W, dispatch's backward is its
+// forward.
+// CHECK-LABEL: moe.expert_group @experts layers = 8
+moe.expert_group @experts layers = 8 experts = 4 groups = 1 nodes = 1 gpus = 2
+    slots = 4 loads = dense<1.0> : tensor<8x4xf32>
+// CHECK-LABEL: pipe.pipeline @moe ranks = 2 microbatches = 4 schedule = "dualpipe" expert_parallel = 2 {
+// CHECK-NEXT:    pipe.layers 2 {
+// CHECK-NEXT:      pipe.component "attn" compute forward = 1.0, backward_input = 2.0, backward_weight = 1.0 kernels forward = "attn_fwd", backward_input = "attn_bwd_in", backward_weight = "attn_bwd_w"
+// CHECK-NEXT:      pipe.component "dispatch" all_to_all @experts forward = 0.5
+// CHECK-NEXT:      pipe.component "mlp" compute forward = 2.0, backward_input = 4.0
+// CHECK-NEXT:      pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75
+// CHECK-NEXT:    }
+// CHECK-NEXT:    pipe.stage 0 {
+// CHECK-NEXT:      pipe.layers 1
+// CHECK-NEXT:    }
+// CHECK-NEXT:    pipe.stage 3 {
+// CHECK-NEXT:      pipe.cost forward = 2.5
+// CHECK-NEXT:      pipe.layers 1 {
+// CHECK-NEXT:        pipe.component "head" compute forward = 3.0, backward_input = 3.0 kernels forward = "head_fwd"
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+// CHECK-NEXT:  }
+pipe.pipeline @moe ranks = 2 microbatches = 4 schedule = "dualpipe"
+    expert_parallel = 2 {
+  pipe.layers 2 {
+    pipe.component "attn" compute backward_weight = 1.0, forward = 1,
+        backward_input = 2.0
+        kernels backward_input = "attn_bwd_in", forward = "attn_fwd",
+                backward_weight = "attn_bwd_w"
+    pipe.component "dispatch" all_to_all @experts forward = 0.5
+    pipe.component "mlp" compute forward = 2.0, backward_input = 4.0
+    pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75
+  }
+  pipe.stage 0 {
+    pipe.layers 1
+  }
+  pipe.stage 3 {
+    pipe.cost forward = 2.5
+    pipe.layers 1 {
+      pipe.component "head" compute forward = 3.0, backward_input = 3.0
+          kernels forward = "head_fwd"
+    }
+  }
+}
+
+// Without expert_parallel, the group's gpus give the degree; a component
+// may name kernels without costs after them.
+// CHECK-LABEL: pipe.pipeline @implied ranks = 1 microbatches = 1 schedule = "gpipe" {
+// CHECK-NEXT:    pipe.layers 1 {
+// CHECK-NEXT:      pipe.component "x" all_to_all @experts forward = 1.0
+pipe.pipeline @implied ranks = 1 microbatches = 1 schedule = "gpipe" {
+  pipe.layers 1 {
+    pipe.component "x" all_to_all @experts forward = 1.0
+  }
+}

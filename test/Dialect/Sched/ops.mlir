@@ -97,3 +97,48 @@ sched.program @idle ranks = 2 stages = 1 microbatches = 1 schedule = "imported" 
   sched.rank 1 {
   }
 }
+
+// Components (issue 8): both stages are one layer of attention and an
+// all-to-all; the overlapped pair carries its plan, each stream's items in
+// the order listed. The cost model round-trips its component lists.
+// CHECK-LABEL: sched.program @planned
+// CHECK-SAME:    component_lists = {{\[\[}}{backward_input = 2.000000e+00 : f64, backward_weight = 1.000000e+00 : f64, forward = 1.000000e+00 : f64, kernels = {forward = "attn_fwd"}, kind = "compute", name = "attn"}, {backward = 1.500000e+00 : f64, expert_group = @experts, forward = 1.000000e+00 : f64, kind = "all_to_all", name = "a2a"}]]
+// CHECK-SAME:    expert_parallel = 4 : i64
+// CHECK-SAME:    layers = array<i64: 1, 1>
+// CHECK-SAME:    stage_components = array<i64: 0, 0>
+// CHECK:         sched.overlap forward stage 0 mb 1 backward stage 1 mb 0 {
+// CHECK-NEXT:      sched.component backward "a2a" layer 0 on comm
+// CHECK-NEXT:      sched.component forward "attn" layer 0 on compute
+// CHECK-NEXT:      sched.component forward "a2a" layer 0 on comm
+// CHECK-NEXT:      sched.component backward_input "attn" layer 0 on compute
+// CHECK-NEXT:      sched.component backward_weight "attn" layer 0 on compute
+// CHECK-NEXT:    }
+// CHECK-NEXT:    sched.forward stage 1 mb 1
+sched.program @planned ranks = 1 stages = 2 microbatches = 2 schedule = "x"
+    attributes {cost_model = {
+      forward = array<f64: 2.0, 2.0>, backward_input = array<f64: 3.5, 3.5>,
+      backward_weight = array<f64: 1.0, 1.0>, backward = array<f64: 4.5, 4.5>,
+      overlapped = array<f64: 6.5, 6.5>, activation_memory = array<i64: 0, 0>,
+      p2p_latency = 0.0, expert_parallel = 4,
+      layers = array<i64: 1, 1>, stage_components = array<i64: 0, 0>,
+      component_lists = [[
+        {name = "attn", kind = "compute", forward = 1.0, backward_input = 2.0,
+         backward_weight = 1.0, kernels = {forward = "attn_fwd"}},
+        {name = "a2a", kind = "all_to_all", forward = 1.0, backward = 1.5,
+         expert_group = @experts}]]}} {
+  sched.rank 0 {
+    sched.forward stage 0 mb 0
+    sched.forward stage 1 mb 0
+    sched.overlap forward stage 0 mb 1 backward stage 1 mb 0 {
+      sched.component backward "a2a" layer 0 on comm
+      sched.component forward "attn" layer 0 on compute
+      sched.component forward "a2a" layer 0 on comm
+      sched.component backward_input "attn" layer 0 on compute
+      sched.component backward_weight "attn" layer 0 on compute
+    }
+    sched.forward stage 1 mb 1
+    sched.backward stage 1 mb 1
+    sched.backward stage 0 mb 0
+    sched.backward stage 0 mb 1
+  }
+}

@@ -50,6 +50,7 @@ pwrt_status pwrtCSmokeTest(void) {
   pwrt_kernel_args args;
   memset(&args, 0, sizeof args);
   args.kind = PWRT_ACTION_FORWARD;
+  args.layer = -1;
   args.inputs = &input;
   args.num_inputs = 1;
   args.outputs = &output;

@@ -16,7 +16,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +79,15 @@ pwrt_transfer message(void *data, size_t bytes, int peer, int tag) {
   transfer.stage = -1;
   transfer.microbatch = -1;
   return transfer;
+}
+
+pwrt_status sleepFor300ms(const pwrt_kernel_args *);
+
+/// printf-style formatting for expected messages.
+template <typename... Args> std::string fmt(const char *format, Args... args) {
+  char buffer[1024];
+  std::snprintf(buffer, sizeof(buffer), format, args...);
+  return buffer;
 }
 
 class Mpi : public ::testing::Test {
@@ -152,6 +163,7 @@ TEST_F(Mpi, PingPongThroughAKernel) {
       pwrt_buffer input{a, bytes}, output{b, bytes};
       pwrt_kernel_args args;
       std::memset(&args, 0, sizeof(args));
+      args.layer = -1;
       args.inputs = &input;
       args.num_inputs = 1;
       args.outputs = &output;
@@ -249,6 +261,302 @@ TEST_F(Mpi, GroupedAllToAll) {
 }
 
 //===----------------------------------------------------------------------===//
+// All-to-all
+//===----------------------------------------------------------------------===//
+
+/// Rows are `rowWords` int64 values; word w of row j that world rank
+/// `from` sends to world rank `to` in exchange `tag`.
+int64_t rowWord(int from, int to, int tag, int64_t row, size_t word) {
+  return int64_t(from) * 1'000'000'000 + int64_t(to) * 10'000'000 +
+         int64_t(tag) * 100'000 + row * 100 + int64_t(word);
+}
+
+/// One all-to-all's buffers in the format of pwrt.h: a header of one row
+/// count per group rank, then rows in group-rank order.
+struct Exchange {
+  std::vector<int> members; // world ranks by group rank
+  size_t rowWords = 1;
+  std::vector<int64_t> send, recv;
+  int tag = 0;
+
+  /// Fills the send buffer with `counts(toGroupRank)` rows per peer and
+  /// room for `recvRows` rows to receive.
+  template <typename Counts>
+  Exchange(std::vector<int> members, int me, size_t rowWords, int tag,
+           Counts &&counts, size_t recvRows)
+      : members(std::move(members)), rowWords(rowWords), tag(tag) {
+    size_t g = this->members.size();
+    send.assign(g, 0);
+    for (size_t peer = 0; peer < g; ++peer) {
+      int64_t rows = counts(peer);
+      send[peer] = rows;
+      for (int64_t row = 0; row < rows; ++row)
+        for (size_t w = 0; w < rowWords; ++w)
+          send.push_back(rowWord(me, this->members[peer], tag, row, w));
+    }
+    recv.assign(g + recvRows * rowWords, -1);
+  }
+  pwrt_all_to_all_args args(const char *name = "dispatch") {
+    pwrt_all_to_all_args a;
+    std::memset(&a, 0, sizeof(a));
+    a.send = send.data();
+    a.send_bytes = send.size() * sizeof(int64_t);
+    a.recv = recv.data();
+    a.recv_bytes = recv.size() * sizeof(int64_t);
+    a.row_bytes = rowWords * sizeof(int64_t);
+    a.name = name;
+    a.kind = PWRT_ACTION_FORWARD;
+    a.stage = 3;
+    a.microbatch = tag;
+    a.layer = -1;
+    return a;
+  }
+  /// Checks the receive buffer against what `expected(fromGroupRank)` rows
+  /// from each member must look like.
+  template <typename Counts> void check(int me, Counts &&expected) const {
+    size_t g = members.size();
+    size_t offset = g;
+    for (size_t peer = 0; peer < g; ++peer) {
+      int64_t rows = expected(peer);
+      ASSERT_EQ(recv[peer], rows) << "rows from group rank " << peer;
+      for (int64_t row = 0; row < rows; ++row)
+        for (size_t w = 0; w < rowWords; ++w, ++offset)
+          ASSERT_EQ(recv[offset], rowWord(members[peer], me, tag, row, w))
+              << "from group rank " << peer << " row " << row << " word " << w;
+    }
+    if (offset < recv.size())
+      EXPECT_EQ(recv[offset], -1) << "written past the received rows";
+  }
+};
+
+class MpiAllToAll : public Mpi {
+protected:
+  pwrt_group group(const std::vector<int> &members) {
+    pwrt_group id = -1;
+    EXPECT_EQ(pwrt_group_create(ctx, members.data(), members.size(), &id),
+              PWRT_OK)
+        << pwrt_last_error(ctx);
+    return id;
+  }
+  /// The world in reverse: group rank and world rank differ.
+  std::vector<int> reversedWorld() const {
+    std::vector<int> members;
+    for (int r = size - 1; r >= 0; --r)
+      members.push_back(r);
+    return members;
+  }
+};
+
+TEST_F(MpiAllToAll, UnevenAndZeroCountsArriveInGroupRankOrder) {
+  std::vector<int> members = reversedWorld();
+  pwrt_group world = group(members);
+  ASSERT_EQ(pwrt_group_size(ctx, world), size);
+  ASSERT_EQ(pwrt_group_rank(ctx, world), size - 1 - rank);
+  pwrt_stream comm = stream("comm");
+  // Counts 0..3 that differ per pair and per exchange (zeros included, to
+  // and from itself too); the last exchange moves 1 MiB rows, past the
+  // eager limit of MPI's shared-memory transport.
+  auto rows = [&](int from, int to, int tag) {
+    return int64_t((from * 3 + to * 5 + tag) % 4);
+  };
+  for (int tag = 0; tag < 4; ++tag) {
+    size_t rowWords = tag == 3 ? (1 << 17) : size_t(1 + tag);
+    Exchange exchange(
+        members, rank, rowWords, tag,
+        [&](size_t peer) { return rows(rank, members[peer], tag); },
+        size_t(3 * size));
+    ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+    pwrt_all_to_all_args args = exchange.args();
+    ASSERT_EQ(pwrt_all_to_all(ctx, comm, world, &args), PWRT_OK);
+    ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK) << pwrt_last_error(ctx);
+    exchange.check(rank,
+                   [&](size_t peer) { return rows(members[peer], rank, tag); });
+  }
+}
+
+TEST_F(MpiAllToAll, ExpertParallelPairsExchangeSideBySide) {
+  // The layout of a pipeline x expert-parallel job with E = 2: processes
+  // 2p and 2p + 1 form one group (the last one alone if the size is odd).
+  std::vector<int> pair = {rank - rank % 2};
+  if (pair[0] + 1 < size)
+    pair.push_back(pair[0] + 1);
+  pwrt_group ep = group(pair);
+  ASSERT_EQ(pwrt_group_size(ctx, ep), int(pair.size()));
+  ASSERT_EQ(pwrt_group_rank(ctx, ep), rank % 2);
+  pwrt_stream comm = stream("comm");
+  auto rows = [](int from, int to) { return int64_t(1 + from + 2 * to); };
+  Exchange exchange(
+      pair, rank, 5, 0, [&](size_t peer) { return rows(rank, pair[peer]); },
+      64);
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  pwrt_all_to_all_args args = exchange.args();
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, ep, &args), PWRT_OK);
+  ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK) << pwrt_last_error(ctx);
+  exchange.check(rank, [&](size_t peer) { return rows(pair[peer], rank); });
+}
+
+TEST_F(MpiAllToAll, ManyInFlightOnTwoStreamsMeetByOrder) {
+  // Eight all-to-alls enqueued at once, alternating between two streams
+  // with no events; ranks alternate differently, so the n-th all-to-all
+  // runs on another stream on each neighbour. They must still meet by
+  // their order in the group, and a compute stream keeps running.
+  std::vector<int> members = reversedWorld();
+  pwrt_group world = group(members);
+  pwrt_stream streams[2] = {stream("comm a"), stream("comm b")};
+  pwrt_stream compute = stream("compute");
+  pwrt_kernel work;
+  ASSERT_EQ(pwrt_register_kernel(ctx, "work", sleepFor300ms, nullptr, &work),
+            PWRT_OK);
+  auto rows = [](int from, int to, int tag) {
+    return int64_t((from + 2 * to + 3 * tag) % 5);
+  };
+  std::vector<std::unique_ptr<Exchange>> exchanges;
+  for (int tag = 0; tag < 8; ++tag)
+    exchanges.push_back(std::make_unique<Exchange>(
+        members, rank, 3 + tag, tag,
+        [&](size_t peer) { return rows(rank, members[peer], tag); },
+        size_t(4 * size)));
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  pwrt_kernel_args kernelArgs;
+  std::memset(&kernelArgs, 0, sizeof(kernelArgs));
+  kernelArgs.layer = -1;
+  ASSERT_EQ(pwrt_launch(ctx, compute, work, &kernelArgs), PWRT_OK);
+  for (int tag = 0; tag < 8; ++tag) {
+    pwrt_all_to_all_args args = exchanges[size_t(tag)]->args();
+    ASSERT_EQ(
+        pwrt_all_to_all(ctx, streams[(tag / (1 + rank % 2)) % 2], world, &args),
+        PWRT_OK);
+  }
+  ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK) << pwrt_last_error(ctx);
+  for (int tag = 0; tag < 8; ++tag)
+    exchanges[size_t(tag)]->check(
+        rank, [&](size_t peer) { return rows(members[peer], rank, tag); });
+}
+
+TEST_F(MpiAllToAll, RowsPastTheLastRanksCapacityFailEveryRankAlike) {
+  std::vector<int> members = reversedWorld();
+  pwrt_group world = group(members);
+  pwrt_stream comm = stream("comm");
+  // Every rank sends 2 rows to each member; the last rank has room for
+  // one row less than that.
+  for (int step = 0; step < 2; ++step) {
+    bool overflow = step == 0;
+    size_t capacity = size_t(2 * size) - (overflow && rank == size - 1 ? 1 : 0);
+    Exchange exchange(
+        members, rank, 4, 1, [](size_t) { return 2; }, capacity);
+    ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+    pwrt_all_to_all_args args = exchange.args("combine");
+    ASSERT_EQ(pwrt_all_to_all(ctx, comm, world, &args), PWRT_OK);
+    if (!overflow) {
+      // The context is still good after the failed step.
+      ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK) << pwrt_last_error(ctx);
+      exchange.check(rank, [](size_t) { return 2; });
+      continue;
+    }
+    EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_CAPACITY_EXCEEDED);
+    std::string counts = "2";
+    for (int r = 1; r < size; ++r)
+      counts += ", 2";
+    std::string expected = fmt(
+        "step 0 failed: rank %d: all-to-all 'combine' (forward) at stage 3, "
+        "micro-batch 1 on stream 'comm': %d rows of 32 bytes arrive (rows "
+        "from group ranks 0..%d: %s) but the receive buffer holds %d bytes "
+        "(%d rows after the %d-byte header)",
+        size - 1, 2 * size, size - 1, counts.c_str(),
+        8 * size + 32 * (2 * size - 1), 2 * size - 1, 8 * size);
+    std::string error = pwrt_last_error(ctx);
+    EXPECT_EQ(error, expected);
+    for (const std::string &other : allTexts(error))
+      EXPECT_EQ(other, error);
+  }
+}
+
+TEST_F(MpiAllToAll, RowSizesThatDisagreeFailTheStep) {
+  if (size < 2)
+    GTEST_SKIP();
+  std::vector<int> members = reversedWorld();
+  pwrt_group world = group(members);
+  pwrt_stream comm = stream("comm");
+  Exchange exchange(
+      members, rank, rank == 0 ? 2 : 3, 0, [](size_t) { return 1; },
+      size_t(size));
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  pwrt_all_to_all_args args = exchange.args();
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, world, &args), PWRT_OK);
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_INVALID_ARGUMENT);
+  std::string error = pwrt_last_error(ctx);
+  EXPECT_NE(error.find("sends rows of "), std::string::npos) << error;
+  for (const std::string &other : allTexts(error))
+    EXPECT_EQ(other, error);
+}
+
+pwrt_status failOnRankZero(const pwrt_kernel_args *args) {
+  if (args->rank != 0)
+    return PWRT_OK;
+  pwrt_kernel_set_error(args, "router failed");
+  return PWRT_ERROR_KERNEL_FAILED;
+}
+
+TEST_F(MpiAllToAll, KernelFailureBeforeAnAllToAllStillCompletesIt) {
+  // Rank 0's kernel that would write the send buffer fails; the exchange
+  // after it still runs everywhere (with no rows from rank 0, whose
+  // header is garbage), so every rank ends the step with the kernel's
+  // error instead of waiting.
+  std::vector<int> members = reversedWorld();
+  pwrt_group world = group(members);
+  pwrt_stream compute = stream("compute"), comm = stream("comm");
+  pwrt_event written = event();
+  pwrt_kernel prep;
+  ASSERT_EQ(pwrt_register_kernel(ctx, "prep", failOnRankZero, nullptr, &prep),
+            PWRT_OK);
+  Exchange exchange(
+      members, rank, 2, 0, [](size_t) { return 1; }, size_t(size));
+  if (rank == 0)
+    exchange.send[0] = -7; // never used: the step has failed
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  pwrt_kernel_args kernelArgs;
+  std::memset(&kernelArgs, 0, sizeof(kernelArgs));
+  kernelArgs.layer = -1;
+  kernelArgs.stage = 3;
+  ASSERT_EQ(pwrt_launch(ctx, compute, prep, &kernelArgs), PWRT_OK);
+  ASSERT_EQ(pwrt_event_record(ctx, compute, written), PWRT_OK);
+  ASSERT_EQ(pwrt_stream_wait_event(ctx, comm, written), PWRT_OK);
+  pwrt_all_to_all_args args = exchange.args();
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, world, &args), PWRT_OK);
+  auto begin = Clock::now();
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_KERNEL_FAILED);
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - begin).count(), 10);
+  std::string error = pwrt_last_error(ctx);
+  EXPECT_EQ(error, "step 0 failed: rank 0: kernel 'prep' failed at stage 3, "
+                   "micro-batch 0 (forward) on stream 'compute': kernel "
+                   "failed: router failed");
+  for (const std::string &other : allTexts(error))
+    EXPECT_EQ(other, error);
+}
+
+TEST_F(MpiAllToAll, GroupsThatDisagreeFailEveryRankAlike) {
+  if (size < 2)
+    GTEST_SKIP();
+  // Rank 0 lists {0, 1}; rank 1 lists {1, 0}: the same members in another
+  // order are another group.
+  std::vector<int> members = {rank, (rank + 1) % size};
+  pwrt_group id = -1;
+  EXPECT_EQ(pwrt_group_create(ctx, members.data(), members.size(), &id),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  std::string error = pwrt_last_error(ctx);
+  EXPECT_EQ(error.rfind("pwrt_group_create: the ranks' groups do not agree: "
+                        "rank 0 lists {0, 1} but rank 1 lists {1, ",
+                        0),
+            0u)
+      << error;
+  for (const std::string &other : allTexts(error))
+    EXPECT_EQ(other, error);
+  // A good partition afterwards works and is group 0.
+  std::vector<int> world = reversedWorld();
+  EXPECT_EQ(group(world), 0);
+}
+
+//===----------------------------------------------------------------------===//
 // Schedules end to end
 //===----------------------------------------------------------------------===//
 
@@ -334,6 +642,7 @@ TEST_F(Mpi, TransferInFlightDoesNotBlockCompute) {
   std::vector<char> buffer(1 << 20);
   pwrt_kernel_args args;
   std::memset(&args, 0, sizeof(args));
+  args.layer = -1;
   clock.begin = Clock::now();
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   if (rank == 0) {
@@ -472,6 +781,7 @@ TEST_F(Mpi, StepEndWaitsForEveryRank) {
   if (rank == size - 1) {
     pwrt_kernel_args args;
     std::memset(&args, 0, sizeof(args));
+    args.layer = -1;
     ASSERT_EQ(pwrt_launch(ctx, compute, slow, &args), PWRT_OK);
   }
   ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK);

@@ -51,6 +51,7 @@ pwrt_kernel_args argsFor(pwrt_action_kind kind, int stage, int microbatch) {
   args.stage = stage;
   args.microbatch = microbatch;
   args.stage2 = args.microbatch2 = -1;
+  args.layer = -1; // not a component launch
   return args;
 }
 
@@ -101,13 +102,13 @@ protected:
 
 TEST(RuntimeStatus, EveryStatusHasItsOwnPhrase) {
   std::set<std::string> phrases;
-  for (int status = PWRT_OK; status <= PWRT_ERROR_INTERNAL; ++status) {
+  for (int status = PWRT_OK; status <= PWRT_ERROR_CAPACITY_EXCEEDED; ++status) {
     std::string phrase = pwrt_status_string(pwrt_status(status));
     EXPECT_FALSE(phrase.empty());
     EXPECT_NE(phrase, "unknown status") << status;
     phrases.insert(phrase);
   }
-  EXPECT_EQ(phrases.size(), size_t(PWRT_ERROR_INTERNAL + 1));
+  EXPECT_EQ(phrases.size(), size_t(PWRT_ERROR_CAPACITY_EXCEEDED + 1));
   EXPECT_STREQ(pwrt_status_string(PWRT_OK), "ok");
   EXPECT_STREQ(pwrt_status_string(PWRT_ERROR_PEER_LOST), "peer lost");
   EXPECT_STREQ(pwrt_status_string(pwrt_status(999)), "unknown status");
@@ -163,10 +164,13 @@ TEST(RuntimeContext, BadOptionsAreRejected) {
   pwrt_context_options_init(&options);
   options.flags = PWRT_FLAG_QUIET;
   pwrt_context *ctx = nullptr;
+#ifndef PWRT_HAS_CUDA
+  // A build with the CUDA backend tests it in CudaNoGpuTest.cpp.
   options.backend = PWRT_BACKEND_CUDA;
   EXPECT_EQ(pwrt_context_create(&options, &ctx), PWRT_ERROR_UNSUPPORTED);
   EXPECT_NE(std::string(pwrt_last_error(nullptr)).find("CUDA"),
             std::string::npos);
+#endif
   options.backend = PWRT_BACKEND_HOST;
   options.struct_size = 0;
   EXPECT_EQ(pwrt_context_create(&options, &ctx), PWRT_ERROR_INVALID_ARGUMENT);
@@ -257,6 +261,7 @@ TEST_F(Runtime, KernelGetsItsArguments) {
   pwrt_kernel_args args = argsFor(PWRT_ACTION_OVERLAP_FB, 2, 5);
   args.stage2 = 6;
   args.microbatch2 = 1;
+  args.layer = 3;
   args.inputs = inputs;
   args.num_inputs = 2;
   args.outputs = outputs;
@@ -280,6 +285,7 @@ TEST_F(Runtime, KernelGetsItsArguments) {
   EXPECT_EQ(seen.args.microbatch, 5);
   EXPECT_EQ(seen.args.stage2, 6);
   EXPECT_EQ(seen.args.microbatch2, 1);
+  EXPECT_EQ(seen.args.layer, 3);
   EXPECT_EQ(seen.args.stream, s1);
   EXPECT_EQ(seen.args.rank, 0);
   EXPECT_EQ(seen.args.step, 1u);
@@ -352,6 +358,12 @@ TEST_F(Runtime, CallsOutOfOrderAreRejected) {
   EXPECT_EQ(pwrt_launch(ctx, s, id, nullptr), PWRT_ERROR_INVALID_ARGUMENT);
   args.num_inputs = 1;
   EXPECT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_ERROR_INVALID_ARGUMENT);
+  args.num_inputs = 0;
+  args.layer = -2;
+  EXPECT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_launch: layer -2 (a component's layer is >= 0; -1 for a "
+               "launch that is not one)");
   EXPECT_EQ(pwrt_event_record(ctx, s, 0), PWRT_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(pwrt_register_kernel(ctx, "late", emptyKernel, nullptr, nullptr),
             PWRT_ERROR_INVALID_STATE);
@@ -559,6 +571,28 @@ TEST_F(Runtime, KernelFailureNamesRankStageMicrobatchAndKernel) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+TEST_F(Runtime, ComponentKernelFailureNamesItsLayer) {
+  auto failing = [](const pwrt_kernel_args *args) {
+    if (args->layer != 1)
+      return PWRT_OK;
+    pwrt_kernel_set_error(args, "no saved state");
+    return PWRT_ERROR_KERNEL_FAILED;
+  };
+  pwrt_kernel id = kernel("moe_mlp_bwd_in", failing);
+  pwrt_stream s = stream("compute");
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  for (int layer = 0; layer < 3; ++layer) {
+    pwrt_kernel_args args = argsFor(PWRT_ACTION_BACKWARD_INPUT, 6, 2);
+    args.layer = layer;
+    ASSERT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_OK);
+  }
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_KERNEL_FAILED);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "step 0 failed: rank 0: kernel 'moe_mlp_bwd_in' failed at stage "
+               "6, micro-batch 2, layer 1 (backward_input) on stream "
+               "'compute': kernel failed: no saved state");
+}
+
 TEST_F(Runtime, KernelThrowingIsAFailureNotACrash) {
   auto throwing = [](const pwrt_kernel_args *) -> pwrt_status {
     throw std::runtime_error("boom");
@@ -587,6 +621,7 @@ TEST(RuntimeWatchdog, KernelPastTheTimeoutFailsTheStepFatally) {
   ASSERT_EQ(pwrt_stream_create(ctx, "compute", &s), PWRT_OK);
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   pwrt_kernel_args args = argsFor(PWRT_ACTION_FORWARD, 1, 3000);
+  args.layer = 0;
   ASSERT_EQ(pwrt_launch(ctx, s, id, &args), PWRT_OK);
   auto begin = Clock::now();
   EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_TIMEOUT);
@@ -594,7 +629,8 @@ TEST(RuntimeWatchdog, KernelPastTheTimeoutFailsTheStepFatally) {
   EXPECT_LT(seconds, 2.5); // did not wait for the kernel
   EXPECT_STREQ(pwrt_last_error(ctx),
                "step 0 failed: rank 0: kernel 'stuck' at stage 1, micro-batch "
-               "3000 (forward) on stream 'compute' is still running after "
+               "3000, layer 0 (forward) on stream 'compute' is still running "
+               "after "
                "0.3 s");
   // Fatal: sticks to the context.
   EXPECT_EQ(pwrt_step_begin(ctx), PWRT_ERROR_TIMEOUT);
@@ -608,6 +644,195 @@ TEST(RuntimeContextLifetime, DestroyInsideAStepAbandonsItFatally) {
   EXPECT_EQ(pwrt_context_destroy(ctx), PWRT_ERROR_INVALID_STATE);
   EXPECT_STREQ(pwrt_last_error(nullptr),
                "rank 0: the context was destroyed inside step 0");
+}
+
+//===----------------------------------------------------------------------===//
+// Groups and all-to-all (one rank: the group of one, rows to itself)
+//===----------------------------------------------------------------------===//
+
+/// An all-to-all buffer of a group of one: a header of one row count, then
+/// rows of `rowWords` int64 values; `rows` row capacity.
+struct SelfBuffer {
+  std::vector<int64_t> words;
+  SelfBuffer(size_t rows, size_t rowWords) : words(1 + rows * rowWords, 0) {}
+  size_t bytes() const { return words.size() * sizeof(int64_t); }
+};
+
+pwrt_all_to_all_args allToAllArgs(SelfBuffer &send, SelfBuffer &recv,
+                                  size_t rowBytes) {
+  pwrt_all_to_all_args args;
+  std::memset(&args, 0, sizeof(args));
+  args.send = send.words.data();
+  args.send_bytes = send.bytes();
+  args.recv = recv.words.data();
+  args.recv_bytes = recv.bytes();
+  args.row_bytes = rowBytes;
+  args.name = "dispatch";
+  args.kind = PWRT_ACTION_FORWARD;
+  args.stage = 2;
+  args.microbatch = 5;
+  args.layer = 1;
+  return args;
+}
+
+TEST_F(Runtime, GroupOfOneExchangesRowsWithItself) {
+  int32_t self = 0;
+  pwrt_group group = -1;
+  ASSERT_EQ(pwrt_group_create(ctx, &self, 1, &group), PWRT_OK)
+      << pwrt_last_error(ctx);
+  EXPECT_EQ(group, 0);
+  EXPECT_EQ(pwrt_group_size(ctx, group), 1);
+  EXPECT_EQ(pwrt_group_rank(ctx, group), 0);
+  EXPECT_EQ(pwrt_group_size(ctx, 1), -1);
+  EXPECT_EQ(pwrt_group_rank(nullptr, group), -1);
+
+  // Rows of 3 int64; the send buffer has room for 5, the header says 4;
+  // then a step with no rows at all.
+  pwrt_stream comm = stream("comm");
+  SelfBuffer send(5, 3), recv(6, 3);
+  for (int64_t rows : {4, 0}) {
+    send.words[0] = rows;
+    for (size_t i = 1; i < send.words.size(); ++i)
+      send.words[i] = int64_t(100 * rows + i);
+    std::fill(recv.words.begin(), recv.words.end(), -1);
+    pwrt_all_to_all_args args = allToAllArgs(send, recv, 3 * sizeof(int64_t));
+    ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+    ASSERT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_OK)
+        << pwrt_last_error(ctx);
+    ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK) << pwrt_last_error(ctx);
+    EXPECT_EQ(recv.words[0], rows);
+    for (size_t i = 1; i <= size_t(rows) * 3; ++i)
+      EXPECT_EQ(recv.words[i], int64_t(100 * rows + i)) << i;
+    // Past the received rows nothing is written.
+    EXPECT_EQ(recv.words[size_t(rows) * 3 + 1], -1);
+  }
+}
+
+TEST_F(Runtime, GroupCreateRejectsListsThatCannotBeGroups) {
+  pwrt_group group = -1;
+  int32_t outside[] = {0, 1};
+  EXPECT_EQ(pwrt_group_create(ctx, outside, 2, &group),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_group_create: the ranks' groups do not agree: rank 0: "
+               "member 1 is not a rank of the 1");
+  int32_t twice[] = {0, 0};
+  EXPECT_EQ(pwrt_group_create(ctx, twice, 2, &group),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_group_create: the ranks' groups do not agree: rank 0: "
+               "rank 0 is listed twice");
+  EXPECT_EQ(pwrt_group_create(ctx, twice, 0, &group),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(pwrt_group_create(ctx, twice, 1, nullptr),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(group, -1);
+  // Nothing was created: the first good group is number 0.
+  ASSERT_EQ(pwrt_group_create(ctx, twice, 1, &group), PWRT_OK);
+  EXPECT_EQ(group, 0);
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  EXPECT_EQ(pwrt_group_create(ctx, twice, 1, &group), PWRT_ERROR_INVALID_STATE);
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_OK);
+}
+
+TEST_F(Runtime, AllToAllArgumentsAreChecked) {
+  int32_t self = 0;
+  pwrt_group group;
+  ASSERT_EQ(pwrt_group_create(ctx, &self, 1, &group), PWRT_OK);
+  pwrt_stream comm = stream("comm");
+  SelfBuffer send(2, 1), recv(2, 1);
+  pwrt_all_to_all_args args = allToAllArgs(send, recv, 8);
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_ERROR_INVALID_STATE);
+  EXPECT_STREQ(pwrt_last_error(ctx), "pwrt_all_to_all outside a step");
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, 1, &args), PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_all_to_all: no group 1 (the context has 1)");
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, nullptr),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  pwrt_all_to_all_args bad = args;
+  bad.row_bytes = 0;
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, &bad),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_all_to_all 'dispatch': row_bytes is 0");
+  bad = args;
+  bad.recv_bytes = 7;
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, &bad),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_all_to_all 'dispatch': the receive buffer has 7 bytes, "
+               "less than its header of 1 row counts (8 bytes)");
+  bad = args;
+  bad.send = nullptr;
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, &bad),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_all_to_all 'dispatch': the send buffer is NULL");
+  bad = args;
+  bad.recv = send.words.data() + 1;
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, &bad),
+            PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_all_to_all 'dispatch': the send and receive buffers "
+               "overlap");
+  ASSERT_EQ(pwrt_p2p_group_begin(ctx, comm), PWRT_OK);
+  EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_ERROR_INVALID_STATE);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "pwrt_all_to_all: stream 0 has an open p2p group");
+  ASSERT_EQ(pwrt_p2p_group_end(ctx, comm), PWRT_OK);
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_OK) << pwrt_last_error(ctx);
+}
+
+TEST_F(Runtime, RowsPastACapacityFailTheStepNamingTheAllToAll) {
+  int32_t self = 0;
+  pwrt_group group;
+  ASSERT_EQ(pwrt_group_create(ctx, &self, 1, &group), PWRT_OK);
+  pwrt_stream comm = stream("comm");
+  // Rows of 16 bytes; the receive buffer holds 2 after its header.
+  SelfBuffer send(4, 2), recv(2, 2);
+  pwrt_all_to_all_args args = allToAllArgs(send, recv, 16);
+  send.words[0] = 3;
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_OK);
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_CAPACITY_EXCEEDED);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "step 0 failed: rank 0: all-to-all 'dispatch' (forward) at "
+               "stage 2, micro-batch 5, layer 1 on stream 'comm': 3 rows of "
+               "16 bytes arrive (rows from group ranks 0..0: 3) but the "
+               "receive buffer holds 40 bytes (2 rows after the 8-byte "
+               "header)");
+
+  // The send header asks for more rows than the send buffer holds.
+  send.words[0] = 5;
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_OK);
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_CAPACITY_EXCEEDED);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "step 1 failed: rank 0: all-to-all 'dispatch' (forward) at "
+               "stage 2, micro-batch 5, layer 1 on stream 'comm': the send "
+               "header lists 5 rows of 16 bytes (rows for group ranks 0..0: "
+               "5) but the send buffer holds 72 bytes (4 rows after the "
+               "8-byte header)");
+
+  send.words[0] = -1;
+  args.name = nullptr;
+  args.layer = -1;
+  args.kind = PWRT_ACTION_BACKWARD;
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_OK);
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(pwrt_last_error(ctx),
+               "step 2 failed: rank 0: all-to-all (backward) at stage 2, "
+               "micro-batch 5 on stream 'comm': the send header's row count "
+               "for group rank 0 is -1");
+
+  // The context is still good.
+  send.words[0] = 2;
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_OK);
+  EXPECT_EQ(pwrt_step_end(ctx), PWRT_OK) << pwrt_last_error(ctx);
+  EXPECT_EQ(recv.words[0], 2);
 }
 
 //===----------------------------------------------------------------------===//
@@ -629,6 +854,7 @@ TEST(RuntimeTrace, SingleRankTraceHasKernelSlicesPerStream) {
   ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
   pwrt_kernel_args args = argsFor(PWRT_ACTION_FORWARD, 4, 2);
   ASSERT_EQ(pwrt_launch(ctx, s0, id, &args), PWRT_OK);
+  args.layer = 1; // a component's launch
   ASSERT_EQ(pwrt_launch(ctx, s1, id, &args), PWRT_OK);
   ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK);
   ASSERT_EQ(pwrt_context_destroy(ctx), PWRT_OK) << pwrt_last_error(nullptr);
@@ -649,13 +875,53 @@ TEST(RuntimeTrace, SingleRankTraceHasKernelSlicesPerStream) {
   for (int tid : {0, 1})
     EXPECT_NE(json.find(",\"tid\":" + std::to_string(tid) + ",\"ts\":"),
               std::string::npos);
-  EXPECT_NE(json.find("\"name\":\"block \\\"fwd\\\"\",\"cat\":\"kernel\","
-                      "\"args\":{\"step\":0,\"kind\":\"forward\",\"stage\":4,"
-                      "\"microbatch\":2}"),
-            std::string::npos)
-      << json;
+  for (int layer : {-1, 1})
+    EXPECT_NE(json.find("\"name\":\"block \\\"fwd\\\"\",\"cat\":\"kernel\","
+                        "\"args\":{\"step\":0,\"kind\":\"forward\",\"stage\":4,"
+                        "\"microbatch\":2,\"layer\":" +
+                        std::to_string(layer) + "}"),
+              std::string::npos)
+        << json;
   EXPECT_NE(json.find("\"name\":\"step 0\",\"cat\":\"step\""),
             std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(RuntimeTrace, AllToAllIsOneTransferSliceWithItsLabels) {
+  std::string path = ::testing::TempDir() + "pwrt-unit-trace-a2a.json";
+  std::remove(path.c_str());
+  pwrt_context *ctx = createContext(30, path.c_str());
+  ASSERT_NE(ctx, nullptr);
+  int32_t self = 0;
+  pwrt_group group;
+  ASSERT_EQ(pwrt_group_create(ctx, &self, 1, &group), PWRT_OK);
+  pwrt_stream compute, comm;
+  ASSERT_EQ(pwrt_stream_create(ctx, "compute", &compute), PWRT_OK);
+  ASSERT_EQ(pwrt_stream_create(ctx, "comm", &comm), PWRT_OK);
+  SelfBuffer send(4, 2), recv(4, 2);
+  send.words[0] = 3;
+  pwrt_all_to_all_args args = allToAllArgs(send, recv, 16);
+  args.name = "combine";
+  args.kind = PWRT_ACTION_BACKWARD;
+  ASSERT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+  ASSERT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_OK);
+  ASSERT_EQ(pwrt_step_end(ctx), PWRT_OK);
+  ASSERT_EQ(pwrt_context_destroy(ctx), PWRT_OK) << pwrt_last_error(nullptr);
+
+  std::ifstream file(path);
+  ASSERT_TRUE(file) << path;
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string json = text.str();
+  EXPECT_NE(json.find("\"tid\":1,\"ts\":"), std::string::npos) << json;
+  EXPECT_NE(
+      json.find("\"name\":\"all_to_all combine (backward)\",\"cat\":"
+                "\"transfer\",\"args\":{\"step\":0,\"kind\":"
+                "\"all_to_all\",\"direction\":\"backward\",\"stage\":2,"
+                "\"microbatch\":5,\"layer\":1,\"group\":0,\"rows_sent\":3,"
+                "\"rows_received\":3,\"row_bytes\":16}"),
+      std::string::npos)
+      << json;
   std::remove(path.c_str());
 }
 

@@ -210,6 +210,32 @@ TEST(SimulatorTest, OverlapPairWaitsForBothHalvesAndCostsTheSlowerStage) {
   EXPECT_EQ(sim.ranks[0].busy, 1 + 1 + 1 + 2 + 2.75 + 2 + 2);
 }
 
+// The same schedule with every `overlapped` at its default F + B = 3, but
+// the pair's duration given as 2.75 (as a component plan's makespan is):
+// the timelines above, worked the same way.
+TEST(SimulatorTest, GivenDurationReplacesTheCostModels) {
+  Schedule schedule = makeSchedule(
+      4, 2,
+      {{F(0, 0), F(0, 1), F(3, 0), B(3, 0), FB(3, 1, 0, 0), B(3, 1), B(0, 1)},
+       {F(1, 0), F(1, 1), F(2, 0), F(2, 1), B(2, 0), B(1, 0), B(2, 1),
+        B(1, 1)}});
+  SimulateOptions options;
+  options.durations = {
+      {std::nullopt, std::nullopt, std::nullopt, std::nullopt, 2.75}, {}};
+  SimulateResult result = simulate(schedule, uniformCosts(4, 1, 1, 1), options);
+  ASSERT_TRUE(result.simulation) << result.error->message;
+  EXPECT_EQ(times(result.simulation->ranks[0])[4], (std::pair{11.0, 13.75}));
+  EXPECT_EQ(result.simulation->makespan, 21.75);
+
+  options.durations[0][4] = -1;
+  result = simulate(schedule, uniformCosts(4, 1, 1, 1), options);
+  ASSERT_TRUE(result.error);
+  EXPECT_EQ(result.error->rank, 0);
+  EXPECT_EQ(result.error->index, 4);
+  EXPECT_EQ(result.error->message, "rank 0 action 4 is given duration -1; "
+                                   "durations must be finite and >= 0");
+}
+
 TEST(SimulatorTest, OverlapPairDurationIsTheLargerStageFigure) {
   CostModel costs = uniformCosts(4, 1, 1, 1);
   costs.stages[0].overlapped = 2.5;
