@@ -82,7 +82,7 @@ enum Mode : int {
 /// An enqueued op, for the watchdog's messages and the trace. Indices
 /// match the ProgressWatch's ops of the same stream.
 struct OpInfo {
-  enum class Kind : uint8_t { Kernel, Group, Wait };
+  enum class Kind : uint8_t { Kernel, Group, Wait, AllToAll };
   Kind kind = Kind::Kernel;
   cudaEvent_t begin = nullptr; // tracing only
   cudaEvent_t end = nullptr;   // kernel, group: the marker
@@ -91,8 +91,27 @@ struct OpInfo {
   int32_t microbatch = -1;
   int32_t layer = -1; // a component's layer, -1: none
   pwrt_action_kind action = PWRT_ACTION_OTHER;
-  uint32_t firstTransfer = 0; // group: its transfers in Stream::transfers
+  uint32_t firstTransfer = 0; // group: its transfers in Stream::transfers;
+                              // all-to-all: its entry in Stream::allToAlls
   uint32_t numTransfers = 0;
+};
+
+/// An all-to-all of this step, for the watchdog's messages.
+struct AllToAllInfo {
+  std::string what;       // "all-to-all 'dispatch' (forward) at stage 1, ..."
+  std::vector<int> peers; // the other members, as ranks of the context
+};
+
+/// Per stream, made at its first all-to-all and reused: pinned host memory
+/// the counts pass through, and device staging for the counts exchange.
+/// Reuse is safe because each all-to-all waits on its stream for its
+/// counts before the next one on the stream can write them.
+struct AllToAllScratch {
+  int64_t *host = nullptr;      // send header [N], out [2N], in [2N], recv [N]
+  int64_t *device = nullptr;    // out [2N], in [2N]
+  size_t capacity = 0;          // N: the largest group (the world size)
+  std::vector<void *> overflow; // device; the last is the largest
+  size_t overflowBytes = 0;
 };
 
 struct Stream {
@@ -103,6 +122,8 @@ struct Stream {
   std::vector<Transfer> transfers;    // of this step's groups
   std::vector<cudaEvent_t> eventPool; // markers, reused every step
   size_t eventsUsed = 0;
+  std::vector<AllToAllInfo> allToAlls; // this step's
+  AllToAllScratch scratch;
   std::vector<Slice> slices; // the trace, every step
 };
 
@@ -134,6 +155,21 @@ std::string describeKernel(const std::string &name, int stage, int microbatch,
   return fmt::format("kernel '{}' at stage {}, micro-batch {}{} ({})", name,
                      stage, microbatch, layerText(layer),
                      actionKindName(action));
+}
+
+/// "22, 18": one count per group rank, for messages.
+std::string formatAllToAllCounts(const std::vector<int64_t> &counts) {
+  std::string text;
+  for (size_t i = 0; i < counts.size(); ++i)
+    text += fmt::format("{}{}", i ? ", " : "", counts[i]);
+  return text;
+}
+
+/// Whether `rows` rows fit after the header, without overflow.
+bool allToAllRowsFit(size_t capacity, size_t headerBytes, int64_t rows,
+                     size_t rowBytes) {
+  return capacity >= headerBytes &&
+         uint64_t(rows) <= (capacity - headerBytes) / rowBytes;
 }
 
 std::string hostName() {
@@ -207,6 +243,8 @@ public:
   Error recordEvent(int stream, int event) override;
   Error waitEvent(int stream, int event) override;
   Error submitGroup(int stream, std::vector<Transfer> &&group) override;
+  Error createGroup(int group, const std::vector<int> &members) override;
+  Error allToAll(int stream, AllToAllOp &&op) override;
   Error stepEnd() override;
   void failStep(pwrt_status status, const std::string &message) override;
   void abandonStep(const std::string &why) override;
@@ -226,6 +264,24 @@ private:
                          size_t count);
   Error waitForComm(const char *call, const CallSite &where,
                     const std::vector<int> &peers);
+  /// `label` names the all-to-all the transfers belong to, in messages.
+  void enqueueTransfers(Stream &stream, const std::vector<Transfer> &group,
+                        const std::string &label) {
+    allToAllLabel = &label;
+    if (comm)
+      enqueueNcclGroup(stream, group.data(), group.size());
+    else
+      enqueueLocalGroup(stream, group.data(), group.size());
+    allToAllLabel = nullptr;
+  }
+  /// "the all-to-all ...: " while enqueueTransfers runs, else "".
+  std::string labelPrefix() const {
+    return allToAllLabel ? "the " + *allToAllLabel + ": " : std::string();
+  }
+  const std::string *allToAllLabel = nullptr;
+  Error ensureAllToAllScratch(Stream &stream);
+  Error waitOnStreamForHost(Stream &stream, const std::vector<int> &peers,
+                            const std::string &what);
 
   void waitForStreams();
   std::string describeOp(int stream, int op) const;
@@ -273,6 +329,7 @@ private:
   std::string failedMessage;
   std::optional<FatalReport> fatal;
   std::vector<MessageSequence> sent, received; // by peer, this step
+  std::vector<uint64_t> allToAllsEnqueued;     // by group, ever
 
   bool started = false;
   bool shutDown = false;
@@ -413,6 +470,7 @@ Error CudaBackend::stepBegin(uint64_t step) {
   for (auto &stream : streams) {
     stream->ops.clear();
     stream->transfers.clear();
+    stream->allToAlls.clear();
     stream->eventsUsed = 0;
   }
   for (UserEvent &event : events)
@@ -618,7 +676,8 @@ Error CudaBackend::submitGroup(int streamIndex, std::vector<Transfer> &&group) {
 void CudaBackend::enqueueNcclGroup(Stream &stream, const Transfer *transfers,
                                    size_t count) {
   auto where = [&] {
-    return site("running " + describeGroup(transfers, count), &stream);
+    return site("running " + labelPrefix() + describeGroup(transfers, count),
+                &stream);
   };
   ncclResult_t rc = ncclGroupStart();
   if (rc != ncclSuccess)
@@ -632,7 +691,8 @@ void CudaBackend::enqueueNcclGroup(Stream &stream, const Transfer *transfers,
     if (rc != ncclSuccess && rc != ncclInProgress) {
       Error error = ncclCallFailed(
           transfers[i].isSend ? "ncclSend" : "ncclRecv", rc, comm,
-          site("running " + describeTransfer(transfers[i]), &stream));
+          site("running " + labelPrefix() + describeTransfer(transfers[i]),
+               &stream));
       ncclGroupEnd();
       return failFatal(error);
     }
@@ -713,7 +773,7 @@ void CudaBackend::enqueueLocalGroup(Stream &stream, const Transfer *transfers,
     send->data = m.data;
     send->device = deviceOrdinal;
     send->ready = ready;
-    send->what = fmt::format("{} on stream '{}'",
+    send->what = fmt::format("{}{} on stream '{}'", labelPrefix(),
                              describeTransfer(transfers[i]), stream.name);
     sends.push_back(std::move(send));
   }
@@ -723,7 +783,7 @@ void CudaBackend::enqueueLocalGroup(Stream &stream, const Transfer *transfers,
     if (transfers[i].isSend)
       continue;
     const pwrt_transfer &m = transfers[i].message;
-    std::string what = fmt::format("{} on stream '{}'",
+    std::string what = fmt::format("{}{} on stream '{}'", labelPrefix(),
                                    describeTransfer(transfers[i]), stream.name);
     SendOrFatal got = local->awaitSend(m.peer, m.tag, what);
     if (auto *report = std::get_if<FatalReport>(&got))
@@ -774,6 +834,366 @@ void CudaBackend::enqueueLocalGroup(Stream &stream, const Transfer *transfers,
 }
 
 //===----------------------------------------------------------------------===//
+// Process groups and all-to-all
+//===----------------------------------------------------------------------===//
+
+// A group needs no communicator of its own: every member is in the
+// context's (world) communicator, so an all-to-all addresses its peers by
+// their ranks of the context there, like a p2p group. Its messages then
+// share NCCL's per-pair order with the p2p groups', which the ranks already
+// keep (the same schedule enqueues both); a split communicator per group
+// (ncclCommSplit) would make them independent, at the price of one more
+// communicator to create, watch and abort per group.
+Error CudaBackend::createGroup(int group, const std::vector<int> &members) {
+  (void)members;
+  if (fatal)
+    return fatalError();
+  if (group != int(allToAllsEnqueued.size()))
+    return makeError(PWRT_ERROR_INTERNAL, "group {} created as number {}",
+                     group, allToAllsEnqueued.size());
+  allToAllsEnqueued.push_back(0);
+  // The buffers of the streams there are now, outside any step (an
+  // allocation may wait for the device); later streams get theirs at
+  // their first all-to-all.
+  for (auto &stream : streams)
+    if (Error error = ensureAllToAllScratch(*stream))
+      return error;
+  return Error::ok();
+}
+
+Error CudaBackend::ensureAllToAllScratch(Stream &stream) {
+  AllToAllScratch &scratch = stream.scratch;
+  if (scratch.host)
+    return Error::ok();
+  size_t n = size_t(numRanks);
+  CallSite where = site("making the all-to-all buffers", &stream);
+  void *host = nullptr, *device = nullptr;
+  PWRT_CUDA_CHECK(cudaMallocHost(&host, 6 * n * sizeof(int64_t)), where);
+  scratch.host = static_cast<int64_t *>(host);
+  PWRT_CUDA_CHECK(cudaMalloc(&device, 4 * n * sizeof(int64_t)), where);
+  scratch.device = static_cast<int64_t *>(device);
+  scratch.capacity = n;
+  return Error::ok();
+}
+
+// The one host synchronization of the backend inside a step: the host must
+// see the row counts to post the rows. It waits for an event recorded on
+// the all-to-all's stream only (other streams keep running), with the
+// watchdog's timeout, and names `peers` if they never deliver.
+Error CudaBackend::waitOnStreamForHost(Stream &stream,
+                                       const std::vector<int> &peers,
+                                       const std::string &what) {
+  Error error;
+  cudaEvent_t reached = nextTransportEvent(error);
+  if (error)
+    return error;
+  PWRT_CUDA_CHECK(cudaEventRecord(reached, stream.stream),
+                  site("waiting for " + what, &stream));
+  int64_t startNs = monotonicNs();
+  for (unsigned round = 0;; ++round) {
+    cudaError_t rc = cudaEventQuery(reached);
+    if (rc == cudaSuccess)
+      return Error::ok();
+    if (rc != cudaErrorNotReady)
+      return cudaCallFailed("cudaEventQuery", rc,
+                            site("waiting for " + what, &stream));
+    if (round % 16 == 0) {
+      if (comm) {
+        ncclResult_t state = ncclSuccess;
+        ncclResult_t nccl = ncclCommGetAsyncError(comm, &state);
+        if (nccl != ncclSuccess ||
+            (state != ncclSuccess && state != ncclInProgress))
+          return ncclCallFailed("ncclCommGetAsyncError",
+                                nccl != ncclSuccess ? nccl : state, comm,
+                                site("waiting for " + what, &stream));
+      }
+      if (std::optional<FatalReport> report = control->pollFatal())
+        return report->toError();
+    }
+    int64_t idleNs = monotonicNs() - startNs;
+    if (idleNs > timeoutNs) {
+      if (peers.empty()) {
+        deviceStuck = true;
+        return Error(PWRT_ERROR_TIMEOUT,
+                     fmt::format("rank {}: the work before {} on stream '{}' "
+                                 "is still running after {:.1f} s",
+                                 myRank, what, stream.name,
+                                 options.timeoutSeconds),
+                     /*fatal=*/true);
+      }
+      return Error(PWRT_ERROR_PEER_LOST,
+                   fmt::format("rank {}: no progress for {:.1f} s while "
+                               "waiting on {}, presumed lost: {} on stream "
+                               "'{}'",
+                               myRank, options.timeoutSeconds, rankList(peers),
+                               what, stream.name),
+                   /*fatal=*/true);
+    }
+    pauseAfter(idleNs);
+  }
+}
+
+// Counts first, then rows, both as groups of ncclSend/ncclRecv (or the
+// local transport's copies): (1) the send header is copied to pinned host
+// memory and the stream waited for, (2) each peer gets its row count and
+// this rank's row size, (3) the host checks what arrives against the
+// receive buffer and writes the receive header, (4) one group moves the
+// rows; this rank's own rows are a device-to-device copy. Steps (1) and
+// (2) each end in a host wait on this stream (waitOnStreamForHost).
+Error CudaBackend::allToAll(int streamIndex, AllToAllOp &&op) {
+  if (mode == kAborting)
+    return Error::ok();
+  Stream &stream = *streams[size_t(streamIndex)];
+  const pwrt_all_to_all_args &args = op.args;
+  const size_t size = op.members.size();
+  const size_t me = size_t(op.groupRank);
+  const size_t rowBytes = args.row_bytes;
+  const size_t headerBytes = size * sizeof(int64_t);
+  const uint64_t ticket = allToAllsEnqueued[size_t(op.group)]++;
+  // Tags above every p2p tag (maxTag), for the local transport's pairing.
+  auto tagOf = [&](int phase) {
+    return int32_t((1u << 30) | (uint32_t(op.group & 0xff) << 22) |
+                   uint32_t((2 * ticket + uint64_t(phase)) & 0x3fffff));
+  };
+
+  AllToAllInfo described;
+  described.what = fmt::format(
+      "all-to-all{}{} ({}) at stage {}, micro-batch {}{}",
+      op.name.empty() ? "" : " '", op.name.empty() ? "" : op.name + "'",
+      actionKindName(args.kind), args.stage, args.microbatch,
+      layerText(args.layer));
+  for (size_t peer = 0; peer < size; ++peer)
+    if (peer != me)
+      described.peers.push_back(op.members[peer]);
+  const std::string what = described.what;
+  const std::vector<int> peers = described.peers;
+  auto where = [&] { return site("running the " + what, &stream); };
+  auto fail = [&](pwrt_status status, const std::string &problem) {
+    if (mode == kRunning)
+      failLocal(status, fmt::format("rank {}: {} on stream '{}': {}", myRank,
+                                    what, stream.name, problem));
+  };
+  auto fatalCuda = [&](const char *call, cudaError_t rc) {
+    failFatal(cudaCallFailed(call, rc, where()));
+    return Error::ok();
+  };
+  auto fatalWait = [&](const Error &error) {
+    failFatal(error, error.code == PWRT_ERROR_PEER_LOST && !peers.empty()
+                         ? peers.front()
+                         : -1);
+    return Error::ok();
+  };
+
+  if (Error error = ensureAllToAllScratch(stream)) {
+    failFatal(error);
+    return Error::ok();
+  }
+  AllToAllScratch &scratch = stream.scratch;
+  int64_t *hostSend = scratch.host;
+  int64_t *hostOut = hostSend + scratch.capacity;
+  int64_t *hostIn = hostOut + 2 * scratch.capacity;
+  int64_t *hostRecv = hostIn + 2 * scratch.capacity;
+  int64_t *deviceOut = scratch.device;
+  int64_t *deviceIn = deviceOut + 2 * scratch.capacity;
+
+  OpInfo info;
+  info.kind = OpInfo::Kind::AllToAll;
+  info.firstTransfer = uint32_t(stream.allToAlls.size());
+  info.stage = args.stage;
+  info.microbatch = args.microbatch;
+  info.layer = args.layer;
+  info.action = args.kind;
+  stream.allToAlls.push_back(std::move(described));
+  Error error;
+  cudaError_t rc;
+  if (tracing) {
+    info.begin = nextMarker(stream, error);
+    if (!error && (rc = cudaEventRecord(info.begin, stream.stream)))
+      error =
+          cudaCallFailed("cudaEventRecord(before the all-to-all)", rc, where());
+    if (error) {
+      failFatal(error);
+      return Error::ok();
+    }
+  }
+
+  // (1) What this rank sends. After a failure it sends nothing.
+  std::vector<int64_t> sendCounts(size, 0);
+  if (mode == kRunning) {
+    if ((rc = cudaMemcpyAsync(hostSend, args.send, headerBytes,
+                              cudaMemcpyDeviceToHost, stream.stream)))
+      return fatalCuda("cudaMemcpyAsync(send header to host)", rc);
+    if (Error wait =
+            waitOnStreamForHost(stream, {}, "the send header of the " + what))
+      return fatalWait(wait);
+    std::memcpy(sendCounts.data(), hostSend, headerBytes);
+    int64_t total = 0;
+    std::string problem;
+    pwrt_status status = PWRT_ERROR_INVALID_ARGUMENT;
+    for (size_t peer = 0; peer < size && problem.empty(); ++peer) {
+      if (sendCounts[peer] < 0) {
+        problem = fmt::format("the send header's row count for group rank {} "
+                              "is {}",
+                              peer, sendCounts[peer]);
+        continue;
+      }
+      total = std::min<int64_t>(
+          total + std::min<int64_t>(sendCounts[peer], INT64_MAX / 2),
+          INT64_MAX / 2);
+      if (allToAllRowsFit(args.send_bytes, headerBytes, total, rowBytes))
+        continue;
+      status = PWRT_ERROR_CAPACITY_EXCEEDED;
+      uint64_t listed = 0;
+      for (int64_t count : sendCounts)
+        listed += uint64_t(std::max<int64_t>(count, 0));
+      problem = fmt::format(
+          "the send header lists {} rows of {} bytes (rows for group ranks "
+          "0..{}: {}) but the send buffer holds {} bytes ({} rows after the "
+          "{}-byte header)",
+          listed, rowBytes, size - 1, formatAllToAllCounts(sendCounts),
+          args.send_bytes, (args.send_bytes - headerBytes) / rowBytes,
+          headerBytes);
+    }
+    if (!problem.empty()) {
+      fail(status, problem);
+      std::fill(sendCounts.begin(), sendCounts.end(), 0);
+    }
+  }
+
+  // (2) Each peer's count and this rank's row size, through the device.
+  std::vector<Transfer> transfers;
+  auto transfer = [&](bool isSend, void *data, size_t bytes, size_t peer,
+                      int32_t tag) {
+    Transfer t;
+    t.isSend = isSend;
+    t.message = pwrt_transfer{
+        data,       bytes,          op.members[peer], tag, PWRT_PAYLOAD_OTHER,
+        args.stage, args.microbatch};
+    transfers.push_back(t);
+  };
+  for (size_t peer = 0; peer < size; ++peer) {
+    hostOut[2 * peer] = sendCounts[peer];
+    hostOut[2 * peer + 1] = int64_t(rowBytes);
+    hostIn[2 * peer] = hostIn[2 * peer + 1] = 0;
+  }
+  std::vector<int64_t> recvCounts(size, 0), peerRowBytes(size, 0);
+  recvCounts[me] = sendCounts[me];
+  peerRowBytes[me] = int64_t(rowBytes);
+  if (size > 1) {
+    if ((rc = cudaMemcpyAsync(deviceOut, hostOut, 2 * headerBytes,
+                              cudaMemcpyHostToDevice, stream.stream)))
+      return fatalCuda("cudaMemcpyAsync(counts to the device)", rc);
+    for (size_t peer = 0; peer < size; ++peer) {
+      if (peer == me)
+        continue;
+      transfer(false, deviceIn + 2 * peer, 2 * sizeof(int64_t), peer, tagOf(0));
+      transfer(true, deviceOut + 2 * peer, 2 * sizeof(int64_t), peer, tagOf(0));
+    }
+    enqueueTransfers(stream, transfers, what);
+    if (mode == kAborting)
+      return Error::ok();
+    if ((rc = cudaMemcpyAsync(hostIn, deviceIn, 2 * headerBytes,
+                              cudaMemcpyDeviceToHost, stream.stream)))
+      return fatalCuda("cudaMemcpyAsync(counts to the host)", rc);
+    if (Error wait =
+            waitOnStreamForHost(stream, peers, "the row counts of the " + what))
+      return fatalWait(wait);
+    for (size_t peer = 0; peer < size; ++peer) {
+      if (peer == me)
+        continue;
+      recvCounts[peer] = hostIn[2 * peer];
+      peerRowBytes[peer] = hostIn[2 * peer + 1];
+    }
+  }
+
+  // (3) What arrives, and where it goes.
+  std::string mismatch;
+  int64_t total = 0;
+  size_t arrivingBytes = 0; // from peers, at their row sizes
+  for (size_t peer = 0; peer < size; ++peer) {
+    total += recvCounts[peer];
+    if (peer != me)
+      arrivingBytes += size_t(recvCounts[peer]) * size_t(peerRowBytes[peer]);
+    if (recvCounts[peer] > 0 && size_t(peerRowBytes[peer]) != rowBytes &&
+        mismatch.empty())
+      mismatch =
+          fmt::format("group rank {} (rank {}) sends rows of {} "
+                      "bytes, this rank's rows have {} bytes",
+                      peer, op.members[peer], peerRowBytes[peer], rowBytes);
+  }
+  bool fits = mismatch.empty() &&
+              allToAllRowsFit(args.recv_bytes, headerBytes, total, rowBytes);
+  if (!mismatch.empty())
+    fail(PWRT_ERROR_INVALID_ARGUMENT, mismatch);
+  else if (!fits)
+    fail(PWRT_ERROR_CAPACITY_EXCEEDED,
+         fmt::format("{} rows of {} bytes arrive (rows from group ranks "
+                     "0..{}: {}) but the receive buffer holds {} bytes ({} "
+                     "rows after the {}-byte header)",
+                     total, rowBytes, size - 1,
+                     formatAllToAllCounts(recvCounts), args.recv_bytes,
+                     (args.recv_bytes - headerBytes) / rowBytes, headerBytes));
+  std::memcpy(hostRecv, recvCounts.data(), headerBytes);
+  if ((rc = cudaMemcpyAsync(args.recv, hostRecv, headerBytes,
+                            cudaMemcpyHostToDevice, stream.stream)))
+    return fatalCuda("cudaMemcpyAsync(receive header)", rc);
+  char *target = static_cast<char *>(args.recv) + headerBytes;
+  if (!fits && arrivingBytes > 0) {
+    // The peers send anyway: take their rows into scratch, kept (not
+    // freed: cudaFree would wait for the whole device) until shutdown.
+    if (arrivingBytes > scratch.overflowBytes) {
+      void *bigger = nullptr;
+      if ((rc = cudaMalloc(&bigger, arrivingBytes)))
+        return fatalCuda("cudaMalloc(all-to-all overflow)", rc);
+      scratch.overflow.push_back(bigger);
+      scratch.overflowBytes = arrivingBytes;
+    }
+    target = static_cast<char *>(scratch.overflow.back());
+  }
+
+  // (4) The rows.
+  transfers.clear();
+  const char *source = static_cast<const char *>(args.send) + headerBytes;
+  for (size_t peer = 0; peer < size; ++peer) {
+    size_t sendBytes = size_t(sendCounts[peer]) * rowBytes;
+    size_t recvBytes = fits ? size_t(recvCounts[peer]) * rowBytes
+                            : (peer == me ? 0
+                                          : size_t(recvCounts[peer]) *
+                                                size_t(peerRowBytes[peer]));
+    if (peer == me) {
+      if (fits && sendBytes > 0 &&
+          (rc = cudaMemcpyAsync(target, source, sendBytes,
+                                cudaMemcpyDeviceToDevice, stream.stream)))
+        return fatalCuda("cudaMemcpyAsync(own rows)", rc);
+    } else {
+      if (recvBytes > 0)
+        transfer(false, target, recvBytes, peer, tagOf(1));
+      if (sendBytes > 0)
+        transfer(true, const_cast<char *>(source), sendBytes, peer, tagOf(1));
+    }
+    source += sendBytes;
+    target += recvBytes;
+  }
+  if (!transfers.empty()) {
+    enqueueTransfers(stream, transfers, what);
+    if (mode == kAborting)
+      return Error::ok();
+  }
+
+  info.end = nextMarker(stream, error);
+  if (!error && (rc = cudaEventRecord(info.end, stream.stream)))
+    error =
+        cudaCallFailed("cudaEventRecord(after the all-to-all)", rc, where());
+  if (error) {
+    failFatal(error);
+    return Error::ok();
+  }
+  stream.ops.push_back(info);
+  watch.add(streamIndex, WatchedOp{});
+  return Error::ok();
+}
+
+//===----------------------------------------------------------------------===//
 // The end of a step
 //===----------------------------------------------------------------------===//
 
@@ -789,6 +1209,8 @@ std::string CudaBackend::describeOp(int streamIndex, int opIndex) const {
                          op.numTransfers);
   case OpInfo::Kind::Wait:
     return "a wait for an event";
+  case OpInfo::Kind::AllToAll:
+    return stream.allToAlls[op.firstTransfer].what;
   }
   return "an op";
 }
@@ -839,10 +1261,14 @@ void CudaBackend::waitForStreams() {
       auto [s, op] = watch.blocker();
       const Stream &stream = *streams[size_t(s)];
       const OpInfo &info = stream.ops[size_t(op)];
-      if (info.kind == OpInfo::Kind::Group) {
+      bool isAllToAll = info.kind == OpInfo::Kind::AllToAll &&
+                        !stream.allToAlls[info.firstTransfer].peers.empty();
+      if (info.kind == OpInfo::Kind::Group || isAllToAll) {
         const Transfer *transfers =
             stream.transfers.data() + info.firstTransfer;
         std::vector<int> peers;
+        if (isAllToAll)
+          peers = stream.allToAlls[info.firstTransfer].peers;
         for (uint32_t t = 0; t < info.numTransfers; ++t)
           if (std::find(peers.begin(), peers.end(),
                         transfers[t].message.peer) == peers.end())
@@ -886,7 +1312,8 @@ void CudaBackend::collectSlices() {
   };
   for (auto &stream : streams) {
     for (const OpInfo &op : stream->ops) {
-      if (op.kind == OpInfo::Kind::Wait || !op.begin || !op.end)
+      if (op.kind == OpInfo::Kind::Wait || op.kind == OpInfo::Kind::AllToAll ||
+          !op.begin || !op.end)
         continue;
       Slice slice;
       slice.step = currentStep;
@@ -1091,6 +1518,11 @@ void CudaBackend::destroyCudaObjects() {
     for (cudaEvent_t event : stream->eventPool)
       cudaEventDestroy(event);
     stream->eventPool.clear();
+    cudaFreeHost(stream->scratch.host);
+    cudaFree(stream->scratch.device);
+    for (void *overflow : stream->scratch.overflow)
+      cudaFree(overflow);
+    stream->scratch = AllToAllScratch();
     if (stream->stream)
       cudaStreamDestroy(stream->stream);
     stream->stream = nullptr;

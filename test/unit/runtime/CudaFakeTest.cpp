@@ -347,6 +347,276 @@ TEST(CudaFake, MessagesInAnotherOrderFailEveryRank) {
               "ends must issue the same sizes in the same order");
 }
 
+//===----------------------------------------------------------------------===//
+// All-to-all
+//===----------------------------------------------------------------------===//
+
+/// Rows sent from group rank `from` to group rank `to` in `step`: uneven,
+/// some zero (independent of the backend: the test's own plan).
+int64_t rowsBetween(int from, int to, int step) {
+  return (from + 2 * to + step) % 3;
+}
+
+/// One 8-byte row: who sent it, to whom, which of them, in which step.
+int64_t rowValue(int from, int to, int index, int step) {
+  return 1000000 * step + 10000 * from + 100 * to + index;
+}
+
+struct RouteData {
+  int groupRank = 0;
+  int groupSize = 0;
+  int step = 0;
+  int failAtStep = -1; // the kernel fails in this step
+};
+
+/// Writes the send buffer (outputs[0]): header then rows, as planned by
+/// rowsBetween; it runs on the all-to-all's stream, before it.
+pwrt_status routeKernel(const pwrt_kernel_args *args) {
+  auto &data = *static_cast<RouteData *>(args->user_data);
+  if (data.step == data.failAtStep) {
+    pwrt_kernel_set_error(args, "injected failure");
+    return PWRT_ERROR_KERNEL_FAILED;
+  }
+  auto *out = static_cast<int64_t *>(args->outputs[0].data);
+  int64_t *row = out + data.groupSize;
+  for (int to = 0; to < data.groupSize; ++to) {
+    out[to] = rowsBetween(data.groupRank, to, data.step);
+    for (int i = 0; i < out[to]; ++i)
+      *row++ = rowValue(data.groupRank, to, i, data.step);
+  }
+  return PWRT_OK;
+}
+
+/// A rank with a send and a receive buffer for all-to-alls in `group`.
+struct ExchangeRank {
+  pwrt_context *ctx = nullptr;
+  pwrt_stream comm = -1;
+  pwrt_kernel route = -1;
+  pwrt_group group = -1;
+  RouteData data;
+  int64_t *send = nullptr, *recv = nullptr;
+  size_t sendBytes = 0, recvBytes = 0;
+
+  void setUp(pwrt_context *context, const std::vector<int32_t> &members,
+             size_t recvRows, size_t sendRows = 16) {
+    ctx = context;
+    ASSERT_EQ(pwrt_group_create(ctx, members.data(), members.size(), &group),
+              PWRT_OK)
+        << pwrt_last_error(ctx);
+    data.groupRank = pwrt_group_rank(ctx, group);
+    data.groupSize = pwrt_group_size(ctx, group);
+    ASSERT_EQ(pwrt_register_kernel(ctx, "route", routeKernel, &data, &route),
+              PWRT_OK);
+    size_t header = size_t(data.groupSize) * sizeof(int64_t);
+    sendBytes = header + sendRows * sizeof(int64_t);
+    recvBytes = header + recvRows * sizeof(int64_t);
+    size_t sendSlot = (sendBytes + 255) / 256 * 256;
+    ASSERT_EQ(pwrt_pool_create(ctx, sendSlot + recvBytes, 0), PWRT_OK);
+    void *at = nullptr;
+    ASSERT_EQ(pwrt_buffer_at(ctx, 0, sendBytes, &at), PWRT_OK);
+    send = static_cast<int64_t *>(at);
+    ASSERT_EQ(pwrt_buffer_at(ctx, sendSlot, recvBytes, &at), PWRT_OK);
+    recv = static_cast<int64_t *>(at);
+    ASSERT_EQ(pwrt_stream_create(ctx, "comm", &comm), PWRT_OK);
+  }
+
+  /// One step: route, then all-to-all 'dispatch' at stage 1, mb 2, layer 0.
+  pwrt_status step(int step) {
+    data.step = step;
+    EXPECT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+    pwrt_buffer output = {send, sendBytes};
+    pwrt_kernel_args launch = {};
+    launch.kind = PWRT_ACTION_FORWARD;
+    launch.stage = 1;
+    launch.microbatch = 2;
+    launch.stage2 = launch.microbatch2 = -1;
+    launch.layer = 0;
+    launch.outputs = &output;
+    launch.num_outputs = 1;
+    EXPECT_EQ(pwrt_launch(ctx, comm, route, &launch), PWRT_OK);
+    pwrt_all_to_all_args args = {};
+    args.send = send;
+    args.send_bytes = sendBytes;
+    args.recv = recv;
+    args.recv_bytes = recvBytes;
+    args.row_bytes = sizeof(int64_t);
+    args.name = "dispatch";
+    args.kind = PWRT_ACTION_FORWARD;
+    args.stage = 1;
+    args.microbatch = 2;
+    args.layer = 0;
+    EXPECT_EQ(pwrt_all_to_all(ctx, comm, group, &args), PWRT_OK)
+        << pwrt_last_error(ctx);
+    return pwrt_step_end(ctx);
+  }
+
+  /// Whether the receive buffer holds what rowsBetween plans for `step`.
+  void expectReceived(int step) const {
+    const int64_t *row = recv + data.groupSize;
+    for (int from = 0; from < data.groupSize; ++from) {
+      int64_t count = rowsBetween(from, data.groupRank, step);
+      ASSERT_EQ(recv[from], count) << "from group rank " << from;
+      for (int i = 0; i < count; ++i)
+        EXPECT_EQ(*row++, rowValue(from, data.groupRank, i, step))
+            << "row " << i << " from group rank " << from;
+    }
+  }
+};
+
+/// `ranks` ranks on `devices` fake GPUs in groups of `groupSize`
+/// consecutive ranks, three steps of uneven all-to-alls.
+void exchange(int ranks, int devices, int groupSize) {
+  FakeMachine machine(devices);
+  std::vector<pwrt_context *> contexts = contextsOf(ranks, cudaOptions());
+  ASSERT_EQ(contexts.size(), size_t(ranks));
+  onThreads(contexts, [&](int r, pwrt_context *ctx) {
+    std::vector<int32_t> members;
+    for (int m = r / groupSize * groupSize; m < (r / groupSize + 1) * groupSize;
+         ++m)
+      members.push_back(m);
+    ExchangeRank rank;
+    rank.setUp(ctx, members, /*recvRows=*/2 * size_t(groupSize));
+    for (int step = 0; step < 3; ++step) {
+      ASSERT_EQ(rank.step(step), PWRT_OK) << pwrt_last_error(ctx);
+      rank.expectReceived(step);
+    }
+  });
+}
+
+TEST(CudaFake, AllToAllOfTwoOverNccl) { exchange(2, 2, 2); }
+TEST(CudaFake, AllToAllOfThreeOverNccl) { exchange(3, 3, 3); }
+TEST(CudaFake, AllToAllOfFourOverNccl) { exchange(4, 4, 4); }
+TEST(CudaFake, AllToAllInPairsOverNccl) { exchange(4, 4, 2); }
+TEST(CudaFake, AllToAllOfFourOnOneSharedGpu) { exchange(4, 1, 4); }
+TEST(CudaFake, AllToAllOfThreeOnOneSharedGpu) { exchange(3, 1, 3); }
+TEST(CudaFake, AllToAllInPairsOnOneSharedGpu) { exchange(4, 1, 2); }
+TEST(CudaFake, AllToAllOfOneCopiesItsOwnRows) { exchange(1, 1, 1); }
+
+/// Rank 1's receive buffer holds 2 rows in step 0, where (see rowsBetween)
+/// 3 arrive: (0 + 2) % 3 = 2 from group rank 0, 0 from itself and 1 from
+/// group rank 2. Every rank fails the step with the same message; the next
+/// step, with room for 6 rows, works.
+void receiveOverflow(int devices) {
+  FakeMachine machine(devices);
+  std::vector<pwrt_context *> contexts = contextsOf(3, cudaOptions());
+  ASSERT_EQ(contexts.size(), 3u);
+  std::vector<std::string> messages(3);
+  onThreads(contexts, [&](int r, pwrt_context *ctx) {
+    ExchangeRank rank;
+    rank.setUp(ctx, {0, 1, 2}, /*recvRows=*/6);
+    size_t roomy = rank.recvBytes;
+    if (r == 1)
+      rank.recvBytes = 3 * sizeof(int64_t) + 2 * sizeof(int64_t);
+    EXPECT_EQ(rank.step(0), PWRT_ERROR_CAPACITY_EXCEEDED);
+    messages[size_t(r)] = pwrt_last_error(ctx);
+    rank.recvBytes = roomy;
+    ASSERT_EQ(rank.step(1), PWRT_OK) << pwrt_last_error(ctx);
+    rank.expectReceived(1);
+  });
+  for (const std::string &message : messages)
+    EXPECT_EQ(message,
+              "step 0 failed: rank 1: all-to-all 'dispatch' (forward) at "
+              "stage 1, micro-batch 2, layer 0 on stream 'comm': 3 rows of 8 "
+              "bytes arrive (rows from group ranks 0..2: 2, 0, 1) but the "
+              "receive buffer holds 40 bytes (2 rows after the 24-byte "
+              "header)");
+}
+
+TEST(CudaFake, AllToAllReceiveOverflowFailsEveryRankNccl) {
+  receiveOverflow(3);
+}
+TEST(CudaFake, AllToAllReceiveOverflowFailsEveryRankLocal) {
+  receiveOverflow(1);
+}
+
+/// Rank 0's send buffer holds 1 row but its header lists 0 + 2 = 2 (step
+/// 0, group of two): it sends nothing, and every rank fails alike.
+TEST(CudaFake, AllToAllSendOverflowFailsEveryRank) {
+  FakeMachine machine(2);
+  std::vector<pwrt_context *> contexts = contextsOf(2, cudaOptions());
+  ASSERT_EQ(contexts.size(), 2u);
+  std::vector<std::string> messages(2);
+  onThreads(contexts, [&](int r, pwrt_context *ctx) {
+    ExchangeRank rank;
+    rank.setUp(ctx, {0, 1}, /*recvRows=*/8, /*sendRows=*/r == 0 ? 1 : 8);
+    EXPECT_EQ(rank.step(0), PWRT_ERROR_CAPACITY_EXCEEDED);
+    messages[size_t(r)] = pwrt_last_error(ctx);
+    // Nothing came from rank 0.
+    if (r == 1)
+      EXPECT_EQ(rank.recv[0], 0);
+  });
+  for (const std::string &message : messages)
+    EXPECT_EQ(message,
+              "step 0 failed: rank 0: all-to-all 'dispatch' (forward) at "
+              "stage 1, micro-batch 2, layer 0 on stream 'comm': the send "
+              "header lists 2 rows of 8 bytes (rows for group ranks 0..1: 0, "
+              "2) but the send buffer holds 24 bytes (1 rows after the "
+              "16-byte header)");
+}
+
+/// The route kernel fails on rank 2 in step 0: its all-to-all still runs
+/// but sends nothing (the others receive 0 rows from it), every rank fails
+/// with the kernel's message, and step 1 works.
+TEST(CudaFake, AllToAllAfterAFailureSendsNothing) {
+  for (int devices : {1, 3}) {
+    FakeMachine machine(devices);
+    std::vector<pwrt_context *> contexts = contextsOf(3, cudaOptions());
+    ASSERT_EQ(contexts.size(), 3u);
+    std::vector<std::string> messages(3);
+    onThreads(contexts, [&](int r, pwrt_context *ctx) {
+      ExchangeRank rank;
+      rank.setUp(ctx, {0, 1, 2}, /*recvRows=*/6);
+      if (r == 2)
+        rank.data.failAtStep = 0;
+      EXPECT_EQ(rank.step(0), PWRT_ERROR_KERNEL_FAILED);
+      messages[size_t(r)] = pwrt_last_error(ctx);
+      EXPECT_EQ(rank.recv[2], 0) << "rank " << r;
+      ASSERT_EQ(rank.step(1), PWRT_OK) << pwrt_last_error(ctx);
+      rank.expectReceived(1);
+    });
+    for (const std::string &message : messages)
+      EXPECT_EQ(message, "step 0 failed: rank 2: kernel 'route' failed at "
+                         "stage 1, micro-batch 2, layer 0 (forward) on stream "
+                         "'comm': kernel failed: injected failure");
+  }
+}
+
+/// A member that never takes part: the others name it, as a lost peer.
+void missingPeer(int devices) {
+  FakeMachine machine(devices, /*ncclWaitMs=*/200);
+  pwrt_context_options options = cudaOptions(/*timeout=*/1);
+  std::vector<pwrt_context *> contexts = contextsOf(2, options);
+  ASSERT_EQ(contexts.size(), 2u);
+  std::vector<pwrt_status> destroyed;
+  std::string message;
+  onThreads(
+      contexts,
+      [&](int r, pwrt_context *ctx) {
+        ExchangeRank rank;
+        rank.setUp(ctx, {0, 1}, 8);
+        if (r == 0) {
+          EXPECT_EQ(rank.step(0), PWRT_ERROR_PEER_LOST);
+          message = pwrt_last_error(ctx);
+        } else {
+          // Rank 1 ends its step without the all-to-all, late enough
+          // that rank 0 times out first.
+          EXPECT_EQ(pwrt_step_begin(ctx), PWRT_OK);
+          std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+          EXPECT_EQ(pwrt_step_end(ctx), PWRT_ERROR_PEER_LOST);
+        }
+      },
+      &destroyed);
+  EXPECT_NE(message.find("rank 0: no progress for 1.0 s while waiting on "
+                         "rank 1"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("all-to-all 'dispatch'"), std::string::npos)
+      << message;
+}
+
+TEST(CudaFake, AllToAllWithAMissingPeerNamesItNccl) { missingPeer(2); }
+TEST(CudaFake, AllToAllWithAMissingPeerNamesItLocal) { missingPeer(1); }
+
 TEST(CudaFake, TraceHasBothRanksAndTheOverlapLine) {
   FakeMachine machine(1);
   std::string path = ::testing::TempDir() + "pw-fake-cuda-trace.json";

@@ -158,6 +158,12 @@ cudaError_t cudaFree(void *pointer) {
   return cudaSuccess;
 }
 
+cudaError_t cudaMallocHost(void **pointer, size_t size) {
+  return cudaMalloc(pointer, size);
+}
+
+cudaError_t cudaFreeHost(void *pointer) { return cudaFree(pointer); }
+
 cudaError_t cudaMemset(void *pointer, int value, size_t count) {
   std::memset(pointer, value, count);
   return cudaSuccess;

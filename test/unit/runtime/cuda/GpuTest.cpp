@@ -638,6 +638,138 @@ struct Case {
   int (*run)();
 };
 
+/// Rows from group rank `from` to `to` in `step` (uneven, some zero), and
+/// each row's 8-byte value: the test's own plan, not the backend's.
+int64_t a2aRows(int from, int to, int step) {
+  return (from + 2 * to + step) % 3;
+}
+int64_t a2aValue(int from, int to, int index, int step) {
+  return 1000000 * step + 10000 * from + 100 * to + index;
+}
+
+/// The send buffer a rank's "route" kernel writes: header, then rows.
+struct RoutePlan {
+  std::vector<int64_t> host;
+};
+
+/// Copies the planned send buffer to the device on the kernel's stream, so
+/// the all-to-all enqueued after it reads the header it wrote.
+pwrt_status routeKernel(const pwrt_kernel_args *args) {
+  auto &plan = *static_cast<RoutePlan *>(args->user_data);
+  cudaError_t rc = cudaMemcpyAsync(args->outputs[0].data, plan.host.data(),
+                                   plan.host.size() * 8, cudaMemcpyHostToDevice,
+                                   streamOf(args));
+  return rc == cudaSuccess ? PWRT_OK : PWRT_ERROR_KERNEL_FAILED;
+}
+
+/// `n` ranks on `devices` in groups of `groupSize`: three steps of uneven
+/// all-to-alls (rows checked on the host), then one where rank 1's
+/// receive buffer is too small: every rank fails with
+/// PWRT_ERROR_CAPACITY_EXCEEDED, and a last step works again.
+int allToAllOn(const std::vector<int32_t> &devices, int groupSize) {
+  int n = int(devices.size());
+  std::vector<pwrt_context *> contexts =
+      localContexts(n, devices, cudaOptions(30));
+  CHECK(!contexts.empty());
+  int failed = onThreads(contexts, [&](int r, pwrt_context *ctx) {
+    std::vector<int32_t> members;
+    for (int m = r / groupSize * groupSize; m < (r / groupSize + 1) * groupSize;
+         ++m)
+      members.push_back(m);
+    pwrt_group group = -1;
+    CHECK_OK(ctx,
+             pwrt_group_create(ctx, members.data(), members.size(), &group));
+    int me = pwrt_group_rank(ctx, group), size = pwrt_group_size(ctx, group);
+    CHECK(me == r % groupSize && size == groupSize);
+    RoutePlan plan;
+    pwrt_kernel route = -1;
+    CHECK_OK(ctx,
+             pwrt_register_kernel(ctx, "route", routeKernel, &plan, &route));
+    size_t header = size_t(size) * 8, rows = 2 * size_t(size);
+    size_t bytes = header + rows * 8, slot = (bytes + 255) / 256 * 256;
+    CHECK_OK(ctx, pwrt_pool_create(ctx, 2 * slot, 0));
+    void *send = nullptr, *recv = nullptr;
+    CHECK_OK(ctx, pwrt_buffer_at(ctx, 0, bytes, &send));
+    CHECK_OK(ctx, pwrt_buffer_at(ctx, slot, bytes, &recv));
+    pwrt_stream comm = -1;
+    CHECK_OK(ctx, pwrt_stream_create(ctx, "comm", &comm));
+    for (int step = 0; step < 5; ++step) {
+      bool overflow = step == 3;
+      plan.host.assign(size_t(size), 0);
+      for (int to = 0; to < size; ++to) {
+        plan.host[size_t(to)] = a2aRows(me, to, step);
+        for (int i = 0; i < a2aRows(me, to, step); ++i)
+          plan.host.push_back(a2aValue(me, to, i, step));
+      }
+      CHECK_OK(ctx, pwrt_step_begin(ctx));
+      pwrt_buffer output = {send, bytes};
+      pwrt_kernel_args launch = {};
+      launch.kind = PWRT_ACTION_FORWARD;
+      launch.stage2 = launch.microbatch2 = -1;
+      launch.layer = -1;
+      launch.outputs = &output;
+      launch.num_outputs = 1;
+      CHECK_OK(ctx, pwrt_launch(ctx, comm, route, &launch));
+      pwrt_all_to_all_args args = {};
+      args.send = send;
+      args.send_bytes = bytes;
+      args.recv = recv;
+      // Every group rank receives a permutation of 0, 1, 2 rows from the
+      // first three members: at least 3 rows; room for 1 overflows.
+      args.recv_bytes = overflow && me == 1 ? header + 8 : bytes;
+      args.row_bytes = 8;
+      args.name = "dispatch";
+      args.kind = PWRT_ACTION_FORWARD;
+      args.stage = 0;
+      args.microbatch = step;
+      args.layer = -1;
+      CHECK_OK(ctx, pwrt_all_to_all(ctx, comm, group, &args));
+      pwrt_status status = pwrt_step_end(ctx);
+      if (overflow && size > 1) {
+        CHECK(status == PWRT_ERROR_CAPACITY_EXCEEDED);
+        CHECK(std::strstr(pwrt_last_error(ctx), "all-to-all 'dispatch'"));
+        continue;
+      }
+      CHECK_OK(ctx, status);
+      std::vector<int64_t> got(bytes / 8);
+      cudaSetDevice(pwrt_cuda_device(ctx));
+      CHECK(cudaMemcpy(got.data(), recv, bytes, cudaMemcpyDeviceToHost) ==
+            cudaSuccess);
+      size_t at = size_t(size);
+      for (int from = 0; from < size; ++from) {
+        CHECK(got[size_t(from)] == a2aRows(from, me, step));
+        for (int i = 0; i < a2aRows(from, me, step); ++i)
+          CHECK(got[at++] == a2aValue(from, me, i, step));
+      }
+    }
+    CHECK_OK(ctx, pwrt_context_destroy(ctx));
+    return 0;
+  });
+  CHECK(failed == 0);
+  return 0;
+}
+
+/// On one shared GPU (local transport), then over NCCL if there are GPUs
+/// enough for one rank each (up to 4).
+int allToAll() {
+  CHECK(allToAllOn({0, 0, 0, 0}, 4) == 0);
+  CHECK(allToAllOn({0, 0, 0, 0}, 2) == 0);
+  std::printf("all-to-all on one shared GPU: ok\n");
+  int count = deviceCount();
+  if (count < 2) {
+    std::printf("all-to-all over NCCL skipped: needs 2 GPUs, this machine "
+                "has %d\n",
+                count);
+    return 0;
+  }
+  std::vector<int32_t> devices;
+  for (int d = 0; d < count && d < 4; ++d)
+    devices.push_back(d);
+  CHECK(allToAllOn(devices, int(devices.size())) == 0);
+  std::printf("all-to-all over NCCL on %zu GPUs: ok\n", devices.size());
+  return 0;
+}
+
 const Case kCases[] = {
     {"device-pool", devicePool},
     {"stream-order", streamOrder},
@@ -650,6 +782,7 @@ const Case kCases[] = {
     {"nccl-unmatched", ncclUnmatched},
     {"order-mismatch", orderMismatch},
     {"trace", trace},
+    {"all-to-all", allToAll},
 };
 
 } // namespace
