@@ -1019,7 +1019,9 @@ Error CudaBackend::allToAll(int streamIndex, AllToAllOp &&op) {
 
   // (1) What this rank sends. After a failure it sends nothing.
   std::vector<int64_t> sendCounts(size, 0);
+  bool waited = false; // for this stream: the pinned buffers are free
   if (mode == kRunning) {
+    waited = true;
     if ((rc = cudaMemcpyAsync(hostSend, args.send, headerBytes,
                               cudaMemcpyDeviceToHost, stream.stream)))
       return fatalCuda("cudaMemcpyAsync(send header to host)", rc);
@@ -1098,6 +1100,7 @@ Error CudaBackend::allToAll(int streamIndex, AllToAllOp &&op) {
     if (Error wait =
             waitOnStreamForHost(stream, peers, "the row counts of the " + what))
       return fatalWait(wait);
+    waited = true;
     for (size_t peer = 0; peer < size; ++peer) {
       if (peer == me)
         continue;
@@ -1133,6 +1136,11 @@ Error CudaBackend::allToAll(int streamIndex, AllToAllOp &&op) {
                      total, rowBytes, size - 1,
                      formatAllToAllCounts(recvCounts), args.recv_bytes,
                      (args.recv_bytes - headerBytes) / rowBytes, headerBytes));
+  // A group of one after a failure has not waited yet: the previous
+  // all-to-all's copy from hostRecv may still be pending.
+  if (!waited)
+    if (Error wait = waitOnStreamForHost(stream, {}, "the " + what))
+      return fatalWait(wait);
   std::memcpy(hostRecv, recvCounts.data(), headerBytes);
   if ((rc = cudaMemcpyAsync(args.recv, hostRecv, headerBytes,
                             cudaMemcpyHostToDevice, stream.stream)))

@@ -714,8 +714,8 @@ int allToAllOn(const std::vector<int32_t> &devices, int groupSize) {
       args.send = send;
       args.send_bytes = bytes;
       args.recv = recv;
-      // Every group rank receives a permutation of 0, 1, 2 rows from the
-      // first three members: at least 3 rows; room for 1 overflows.
+      // In step 3 group rank 1 receives (from + 5) % 3 rows from each
+      // member: 2 + 0 (+ 1 + 2), more than the 1 row it has room for.
       args.recv_bytes = overflow && me == 1 ? header + 8 : bytes;
       args.row_bytes = 8;
       args.name = "dispatch";
