@@ -263,6 +263,10 @@ LogicalResult LaunchOp::verify() {
     return emitOpError("stage and mb must be >= 0");
   if (getLayer() < -1)
     return emitOpError("layer must be >= 0 (a component's), or -1 for none");
+  if (getLayer() >= 0 && getBuffers().has(LaunchRole::Saved))
+    return emitOpError("a component's launch (layer ")
+           << getLayer()
+           << ") has no saved slot: its kernels keep their own state";
   return success();
 }
 

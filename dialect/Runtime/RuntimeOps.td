@@ -63,10 +63,19 @@ def Pwrt_LaunchBuffersProp
 def Pwrt_ProgramOp : Pwrt_Op<"program", [
     Symbol, IsolatedFromAbove, SingleBlock, NoTerminator]> {
   let summary = "One training step for every rank";
+  let description = [{
+    `expert_parallel` (default 1): processes per pipeline rank; the program
+    runs on ranks * expert_parallel processes, its all-to-alls among the
+    processes of one pipeline rank (runtime/README.md).
+  }];
   let arguments = (ins SymbolNameAttr:$sym_name,
-                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$ranks);
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$ranks,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$expert_parallel);
   let regions = (region SizedRegion<1>:$body);
-  let assemblyFormat = "$sym_name `ranks` `=` $ranks attr-dict-with-keyword $body";
+  let assemblyFormat = [{
+    $sym_name `ranks` `=` $ranks (`expert_parallel` `=` $expert_parallel^)?
+    attr-dict-with-keyword $body
+  }];
   let hasRegionVerifier = 1;
 }
 

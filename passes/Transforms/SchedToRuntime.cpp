@@ -125,7 +125,10 @@ struct SchedToRuntimePass
     OpBuilder builder(program);
     MLIRContext *context = builder.getContext();
     auto runtime = builder.create<pwrt::ProgramOp>(
-        program.getLoc(), program.getSymName(), program.getRanks());
+        program.getLoc(), program.getSymName(), program.getRanks(),
+        value->costs->expertParallel > 1
+            ? builder.getI64IntegerAttr(value->costs->expertParallel)
+            : IntegerAttr());
     runtime.getBody().push_back(new Block());
     builder.setInsertionPointToEnd(&runtime.getBody().front());
     // Large programs have hundreds of thousands of ops: make the types and

@@ -61,7 +61,7 @@ pipe.pipeline @nokernels ranks = 2 microbatches = 2 schedule = "gpipe" {
 // so no W item. The comm stream waits for the compute item that filled the
 // send slot, and the compute stream for the all-to-all that filled the
 // receive slot.
-// CHECK-LABEL: pwrt.program @chain ranks = 1 {
+// CHECK-LABEL: pwrt.program @chain ranks = 1 expert_parallel = 2 {
 // CHECK:         %[[C:.*]] = pwrt.stream "compute"
 // CHECK-NEXT:    %[[M:.*]] = pwrt.stream "comm"
 // CHECK-NEXT:    pwrt.launch forward "a_f" stage 0 mb 0 layer 0 on %[[C]] (output = [[FSEND:[0-9]+\+48]])
