@@ -20,6 +20,11 @@ struct RankState {
   std::vector<pwrt_event> events;
   std::vector<pwrt_kernel> kernels;
   int64_t poolBytes = 0;
+  // Expert parallelism: processes per pipeline rank, their group, the
+  // all-to-all names.
+  int32_t expertParallel = 1;
+  pwrt_group group = -1;
+  std::vector<std::string> allToAlls;
   // The current step.
   bool active = false; // this process runs the rank being issued
   bool inStep = false; // between pwrt_step_begin and pwrt_step_end
@@ -30,11 +35,13 @@ struct RankState {
 };
 
 std::mutex stateMutex;
-std::unordered_map<const pwrt_context *, RankState> states;
+// Keyed by pwrt_context_id, not the address: a context created where a
+// destroyed one was must be set up again.
+std::unordered_map<uint64_t, RankState> states;
 
 RankState &stateOf(const pwrt_context *ctx) {
   std::lock_guard<std::mutex> lock(stateMutex);
-  return states[ctx];
+  return states[pwrt_context_id(ctx)];
 }
 
 /// Records the first failure and fails the open step on every rank; the
@@ -102,6 +109,16 @@ pwrt_status setUp(pwrt_context *ctx, RankState &state, int64_t poolBytes,
   for (pwrt_event &event : state.events)
     if ((status = pwrt_event_create(ctx, &event)) != PWRT_OK)
       return status;
+  if (state.expertParallel > 1 || !state.allToAlls.empty()) {
+    int32_t first =
+        pwrt_rank(ctx) / state.expertParallel * state.expertParallel;
+    std::vector<int32_t> members;
+    for (int32_t i = 0; i < state.expertParallel; ++i)
+      members.push_back(first + i);
+    if ((status = pwrt_group_create(ctx, members.data(), members.size(),
+                                    &state.group)) != PWRT_OK)
+      return status;
+  }
   state.setUp = true;
   return PWRT_OK;
 }
@@ -148,7 +165,8 @@ bool validEvent(pwrt_context *ctx, RankState &state, int32_t event,
 
 void launch(pwrt_context *ctx, RankState &state, int32_t stream, int32_t kernel,
             int32_t kind, int32_t stage, int32_t microbatch,
-            const pwrt_buffer (&inputs)[2], const pwrt_buffer (&outputs)[2]) {
+            const pwrt_buffer (&inputs)[2], const pwrt_buffer (&outputs)[2],
+            int32_t layer = -1) {
   if (!validStream(ctx, state, stream, "launch"))
     return;
   static const pwrt_action_kind kinds[] = {
@@ -160,7 +178,7 @@ void launch(pwrt_context *ctx, RankState &state, int32_t stream, int32_t kernel,
   args.microbatch = microbatch;
   args.stage2 = -1;
   args.microbatch2 = -1;
-  args.layer = -1;
+  args.layer = layer;
   args.inputs = inputs;
   args.num_inputs = kind == PWRT_CG_FORWARD || kind == PWRT_CG_LOSS ? 1 : 2;
   args.outputs = outputs;
@@ -176,6 +194,38 @@ void launch(pwrt_context *ctx, RankState &state, int32_t stream, int32_t kernel,
       pwrt_launch(ctx, state.streams[stream], state.kernels[kernel], &args);
   if (status != PWRT_OK)
     fail(state, ctx, status, "launch");
+}
+
+void allToAll(pwrt_context *ctx, RankState &state, int32_t stream, int32_t name,
+              int32_t kind, int32_t stage, int32_t microbatch, int32_t layer,
+              int64_t rowBytes, pwrt_buffer send, pwrt_buffer recv) {
+  if (!validStream(ctx, state, stream, "all-to-all"))
+    return;
+  pwrt_all_to_all_args args = {};
+  args.send = send.data;
+  args.send_bytes = send.bytes;
+  args.recv = recv.data;
+  args.recv_bytes = recv.bytes;
+  args.row_bytes = rowBytes > 0 ? static_cast<size_t>(rowBytes) : 0;
+  args.name = name >= 0 && name < static_cast<int32_t>(state.allToAlls.size())
+                  ? state.allToAlls[name].c_str()
+                  : nullptr;
+  args.kind =
+      kind == PWRT_CG_BACKWARD ? PWRT_ACTION_BACKWARD : PWRT_ACTION_FORWARD;
+  args.stage = stage;
+  args.microbatch = microbatch;
+  args.layer = layer;
+  if (state.group < 0) {
+    fail(state, ctx, PWRT_ERROR_INVALID_ARGUMENT,
+         "all-to-all without an expert-parallel group "
+         "(pwrt_cg_expert_parallel was not called)");
+    return;
+  }
+  // Runs even after a failure, so that the group's peers do not wait.
+  pwrt_status status =
+      pwrt_all_to_all(ctx, state.streams[stream], state.group, &args);
+  if (status != PWRT_OK)
+    fail(state, ctx, status, "all-to-all");
 }
 
 void record(pwrt_context *ctx, RankState &state, int32_t stream,
@@ -224,7 +274,8 @@ void transfer(pwrt_context *ctx, RankState &state, int32_t stream, bool isSend,
   pwrt_transfer t;
   t.data = buffer.data;
   t.bytes = buffer.bytes;
-  t.peer = peer;
+  // Pipeline peer q is the process of the same expert index on rank q.
+  t.peer = peer * state.expertParallel + pwrt_rank(ctx) % state.expertParallel;
   t.tag = tag;
   t.payload = payload == 0 ? PWRT_PAYLOAD_ACTIVATION : PWRT_PAYLOAD_GRADIENT;
   t.stage = stage;
@@ -292,6 +343,20 @@ void run(pwrt_context *ctx, RankState &state, const int32_t *records,
                  r[5], r[6], buffer);
       break;
     }
+    case PWRT_CG_OP_LAUNCH_LAYER: {
+      pwrt_buffer inputs[2] = {}, outputs[2] = {};
+      if (slotBuffer(i, r[7], inputs[0]) && slotBuffer(i, r[8], outputs[0]))
+        launch(ctx, state, stream, r[2], r[3], r[4], r[5], inputs, outputs,
+               r[6]);
+      break;
+    }
+    case PWRT_CG_OP_ALL_TO_ALL: {
+      pwrt_buffer send, recv;
+      if (slotBuffer(i, r[8], send) && slotBuffer(i, r[9], recv))
+        allToAll(ctx, state, stream, r[2], r[3], r[4], r[5], r[6], r[7], send,
+                 recv);
+      break;
+    }
     default:
       malformed(i, "unknown op code " + std::to_string(r[0]));
       break;
@@ -306,7 +371,9 @@ void pwrt_cg_rank_begin(pwrt_context *ctx, const char *program, int32_t ranks,
                         int32_t rank, int64_t poolBytes, int32_t numEvents,
                         const char *kernels) {
   RankState &state = stateOf(ctx);
-  state.active = pwrt_rank(ctx) == rank && pwrt_world_size(ctx) == ranks;
+  int32_t e = state.expertParallel;
+  state.active =
+      pwrt_rank(ctx) / e == rank && pwrt_world_size(ctx) == ranks * e;
   if (!state.active)
     return;
   state.ranThisStep = true;
@@ -342,6 +409,45 @@ void pwrt_cg_launch(pwrt_context *ctx, int32_t stream, int32_t kernel,
   pwrt_buffer outputs[2] = {bufferAt(ctx, *state, out0Offset, out0Bytes),
                             bufferAt(ctx, *state, out1Offset, out1Bytes)};
   launch(ctx, *state, stream, kernel, kind, stage, microbatch, inputs, outputs);
+}
+
+void pwrt_cg_expert_parallel(pwrt_context *ctx, int32_t expertParallel,
+                             const char *allToAlls) {
+  RankState &state = stateOf(ctx);
+  if (state.setUp)
+    return;
+  state.expertParallel = expertParallel > 0 ? expertParallel : 1;
+  state.allToAlls = splitNames(allToAlls);
+}
+
+int32_t pwrt_cg_pipeline_rank(const pwrt_context *ctx, int32_t expertParallel) {
+  return pwrt_rank(ctx) / (expertParallel > 0 ? expertParallel : 1);
+}
+
+void pwrt_cg_launch_layer(pwrt_context *ctx, int32_t stream, int32_t kernel,
+                          int32_t kind, int32_t stage, int32_t microbatch,
+                          int32_t layer, int64_t in0Offset, int64_t in0Bytes,
+                          int64_t out0Offset, int64_t out0Bytes) {
+  RankState *state = issuing(ctx);
+  if (!state)
+    return;
+  pwrt_buffer inputs[2] = {bufferAt(ctx, *state, in0Offset, in0Bytes),
+                           {nullptr, 0}};
+  pwrt_buffer outputs[2] = {bufferAt(ctx, *state, out0Offset, out0Bytes),
+                            {nullptr, 0}};
+  launch(ctx, *state, stream, kernel, kind, stage, microbatch, inputs, outputs,
+         layer);
+}
+
+void pwrt_cg_all_to_all(pwrt_context *ctx, int32_t stream, int32_t name,
+                        int32_t kind, int32_t stage, int32_t microbatch,
+                        int32_t layer, int64_t rowBytes, int64_t sendOffset,
+                        int64_t sendBytes, int64_t recvOffset,
+                        int64_t recvBytes) {
+  if (RankState *state = issuing(ctx))
+    allToAll(ctx, *state, stream, name, kind, stage, microbatch, layer,
+             rowBytes, bufferAt(ctx, *state, sendOffset, sendBytes),
+             bufferAt(ctx, *state, recvOffset, recvBytes));
 }
 
 void pwrt_cg_record(pwrt_context *ctx, int32_t stream, int32_t event) {
@@ -408,10 +514,15 @@ pwrt_status pwrt_cg_result(pwrt_context *ctx, const char *program,
   std::string message = state.message;
   if (!state.ranThisStep && status == PWRT_OK) {
     status = PWRT_ERROR_WORLD_SIZE_MISMATCH;
+    int32_t e = state.expertParallel;
     message = std::string(program) + " was compiled for " +
-              std::to_string(ranks) + " ranks but runs on " +
-              std::to_string(pwrt_world_size(ctx)) + " (this is rank " +
-              std::to_string(pwrt_rank(ctx)) + ")";
+              std::to_string(ranks) + " ranks";
+    if (e > 1)
+      message += " x " + std::to_string(e) +
+                 " expert-parallel processes (world size " +
+                 std::to_string(ranks * e) + ")";
+    message += " but runs on " + std::to_string(pwrt_world_size(ctx)) +
+               " (this is rank " + std::to_string(pwrt_rank(ctx)) + ")";
   }
   state.status = PWRT_OK;
   state.message.clear();

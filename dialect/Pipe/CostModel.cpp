@@ -62,6 +62,8 @@ static schedule::Component componentOf(ComponentOp op) {
   component.backward = asDouble(op.getBackward()).value_or(component.forward);
   if (FlatSymbolRefAttr group = op.getExpertGroupAttr())
     component.expertGroup = group.getValue().str();
+  component.rowBytes = op.getRowBytes().value_or(0);
+  component.rows = op.getRows().value_or(0);
   return component;
 }
 

@@ -54,10 +54,9 @@ static constexpr FieldSpec kKernelFields[] = {
 };
 
 static constexpr FieldSpec kComponentCostFields[] = {
-    {"forward", FieldKind::Float},
-    {"backward_input", FieldKind::Float},
-    {"backward_weight", FieldKind::Float},
-    {"backward", FieldKind::Float},
+    {"forward", FieldKind::Float},         {"backward_input", FieldKind::Float},
+    {"backward_weight", FieldKind::Float}, {"backward", FieldKind::Float},
+    {"row_bytes", FieldKind::Integer},     {"rows", FieldKind::Integer},
 };
 static constexpr FieldSpec kComponentKernelFields[] = {
     {"forward", FieldKind::String},
@@ -192,7 +191,7 @@ void ComponentOp::print(OpAsmPrinter &printer) {
   printer.printOptionalAttrDict((*this)->getAttrs(),
                                 {"component_name", "kind", "expert_group",
                                  "forward", "backward_input", "backward_weight",
-                                 "backward", "kernels"});
+                                 "backward", "row_bytes", "rows", "kernels"});
 }
 
 LogicalResult ComponentOp::verify() {
@@ -212,7 +211,16 @@ LogicalResult ComponentOp::verify() {
     return emitOpError() << getKind() << " component '" << name << "' sets '"
                          << field << "'; " << why;
   };
+  for (StringRef field : {"row_bytes", "rows"})
+    if (auto number = (*this)->getAttrOfType<IntegerAttr>(field);
+        number && number.getInt() <= 0)
+      return emitOpError() << "field '" << field << "' of component '" << name
+                           << "' must be positive (got " << number.getInt()
+                           << ")";
   if (getKind() == "compute") {
+    for (StringRef field : {"row_bytes", "rows"})
+      if ((*this)->hasAttr(field))
+        return notAllowed(field, "only an all_to_all has rows");
     if (FlatSymbolRefAttr group = getExpertGroupAttr())
       return emitOpError() << "compute component '" << name << "' names "
                            << group
@@ -265,6 +273,10 @@ LogicalResult ComponentOp::verify() {
   if (!getForward())
     return emitOpError() << "all_to_all component '" << name
                          << "' needs a forward cost";
+  if ((*this)->hasAttr("row_bytes") != (*this)->hasAttr("rows"))
+    return emitOpError() << "all_to_all component '" << name
+                         << "' sets one of 'row_bytes' and 'rows'; give both "
+                            "(the size of its buffers) or neither";
   return success();
 }
 

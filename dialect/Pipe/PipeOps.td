@@ -131,7 +131,9 @@ def Pipe_ComponentOp : Pipe_Op<"component", [HasParent<"LayersOp">]> {
     is the expert-parallel all-to-all of the `moe.expert_group` it names,
     whose placement routes the tokens; it runs on the communication stream,
     `forward` is required and `backward` (the reverse all-to-all) defaults
-    to `forward`.
+    to `forward`; `row_bytes` and `rows` (both or neither, positive) size
+    its buffers for lowering: 8 * E + rows * row_bytes bytes (per-peer
+    int64 row counts, then the rows).
   }];
   let arguments = (ins
     StrAttr:$component_name,
@@ -141,6 +143,8 @@ def Pipe_ComponentOp : Pipe_Op<"component", [HasParent<"LayersOp">]> {
     OptionalAttr<F64Attr>:$backward_input,
     OptionalAttr<F64Attr>:$backward_weight,
     OptionalAttr<F64Attr>:$backward,
+    OptionalAttr<I64Attr>:$row_bytes,
+    OptionalAttr<I64Attr>:$rows,
     OptionalAttr<DictionaryAttr>:$kernels);
   let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;

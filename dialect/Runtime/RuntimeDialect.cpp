@@ -193,8 +193,13 @@ ParseResult LaunchOp::parse(OpAsmParser &parser, OperationState &result) {
            << "unknown kind '" << kindWord << "'; expected " << kKindList;
   if (parser.parseString(&kernel) || parser.parseKeyword("stage") ||
       parser.parseInteger(stage) || parser.parseKeyword("mb") ||
-      parser.parseInteger(mb) || parser.parseKeyword("on") ||
-      parser.parseOperand(stream))
+      parser.parseInteger(mb))
+    return failure();
+  int64_t layer = -1;
+  if (succeeded(parser.parseOptionalKeyword("layer")) &&
+      parser.parseInteger(layer))
+    return failure();
+  if (parser.parseKeyword("on") || parser.parseOperand(stream))
     return failure();
   LaunchBuffers buffers;
   auto parseBuffer = [&]() -> ParseResult {
@@ -225,6 +230,7 @@ ParseResult LaunchOp::parse(OpAsmParser &parser, OperationState &result) {
   properties.kernel = builder.getStringAttr(kernel);
   properties.stage = stage;
   properties.mb = mb;
+  properties.layer = layer;
   properties.buffers = buffers;
   return success();
 }
@@ -232,8 +238,10 @@ ParseResult LaunchOp::parse(OpAsmParser &parser, OperationState &result) {
 void LaunchOp::print(OpAsmPrinter &p) {
   p << " " << stringifyLaunchKind(getKind()) << " ";
   p.printString(getKernel());
-  p << " stage " << getStage() << " mb " << getMb() << " on " << getStream()
-    << " (";
+  p << " stage " << getStage() << " mb " << getMb();
+  if (getLayer() >= 0)
+    p << " layer " << getLayer();
+  p << " on " << getStream() << " (";
   bool first = true;
   for (int role = 0; role < kNumLaunchRoles; ++role) {
     std::optional<Slot> slot = getBuffers().get(static_cast<LaunchRole>(role));
@@ -244,8 +252,8 @@ void LaunchOp::print(OpAsmPrinter &p) {
     first = false;
   }
   p << ")";
-  p.printOptionalAttrDict((*this)->getAttrs(),
-                          {"kind", "kernel", "stage", "mb", "buffers"});
+  p.printOptionalAttrDict((*this)->getAttrs(), {"kind", "kernel", "stage", "mb",
+                                                "layer", "buffers"});
 }
 
 LogicalResult LaunchOp::verify() {
@@ -253,6 +261,91 @@ LogicalResult LaunchOp::verify() {
     return emitOpError("needs a kernel name");
   if (getStage() < 0 || getMb() < 0)
     return emitOpError("stage and mb must be >= 0");
+  if (getLayer() < -1)
+    return emitOpError("layer must be >= 0 (a component's), or -1 for none");
+  if (getLayer() >= 0 && getBuffers().has(LaunchRole::Saved))
+    return emitOpError("a component's launch (layer ")
+           << getLayer()
+           << ") has no saved slot: its kernels keep their own state";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AllToAllOp: `pwrt.all_to_all "dispatch" forward stage 1 mb 2 layer 0 on %s
+//              (send = 0+2320, recv = 2368+2320) row_bytes 72`
+//===----------------------------------------------------------------------===//
+
+ParseResult AllToAllOp::parse(OpAsmParser &parser, OperationState &result) {
+  Builder &builder = parser.getBuilder();
+  std::string component;
+  StringRef kindWord;
+  OpAsmParser::UnresolvedOperand stream;
+  Properties &properties = result.getOrAddProperties<Properties>();
+  if (parser.parseString(&component))
+    return failure();
+  llvm::SMLoc kindLoc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&kindWord))
+    return failure();
+  std::optional<LaunchKind> kind = symbolizeLaunchKind(kindWord);
+  if (!kind || (*kind != LaunchKind::Forward && *kind != LaunchKind::Backward))
+    return parser.emitError(kindLoc)
+           << "all-to-all kind must be forward or backward, not '" << kindWord
+           << "'";
+  Slot send, recv;
+  if (parser.parseKeyword("stage") || parser.parseInteger(properties.stage) ||
+      parser.parseKeyword("mb") || parser.parseInteger(properties.mb) ||
+      parser.parseKeyword("layer") || parser.parseInteger(properties.layer) ||
+      parser.parseKeyword("on") || parser.parseOperand(stream) ||
+      parser.parseLParen() || parser.parseKeyword("send") ||
+      parser.parseEqual() || parseSlot(parser, send, "the send slot") ||
+      parser.parseComma() || parser.parseKeyword("recv") ||
+      parser.parseEqual() || parseSlot(parser, recv, "the receive slot") ||
+      parser.parseRParen() || parser.parseKeyword("row_bytes") ||
+      parser.parseInteger(properties.row_bytes) ||
+      parser.parseOptionalAttrDict(result.attributes) ||
+      parser.resolveOperand(stream, StreamType::get(builder.getContext()),
+                            result.operands))
+    return failure();
+  properties.component = builder.getStringAttr(component);
+  properties.kind = *kind;
+  properties.send_offset = send.offset;
+  properties.send_bytes = send.bytes;
+  properties.recv_offset = recv.offset;
+  properties.recv_bytes = recv.bytes;
+  return success();
+}
+
+void AllToAllOp::print(OpAsmPrinter &p) {
+  p << " ";
+  p.printString(getComponent());
+  p << " " << stringifyLaunchKind(getKind()) << " stage " << getStage()
+    << " mb " << getMb() << " layer " << getLayer() << " on " << getStream()
+    << " (send = " << getSendOffset() << "+" << getSendBytes()
+    << ", recv = " << getRecvOffset() << "+" << getRecvBytes() << ") row_bytes "
+    << getRowBytes();
+  p.printOptionalAttrDict((*this)->getAttrs(),
+                          {"component", "kind", "stage", "mb", "layer",
+                           "send_offset", "send_bytes", "recv_offset",
+                           "recv_bytes", "row_bytes"});
+}
+
+LogicalResult AllToAllOp::verify() {
+  if (getComponent().empty())
+    return emitOpError("needs a component name, e.g. \"dispatch\"");
+  if (getKind() != LaunchKind::Forward && getKind() != LaunchKind::Backward)
+    return emitOpError("kind must be forward or backward");
+  if (getStage() < 0 || getMb() < 0 || getLayer() < 0)
+    return emitOpError("stage, mb and layer must be >= 0");
+  if (getSendOffset() < 0 || getSendBytes() < 0 || getRecvOffset() < 0 ||
+      getRecvBytes() < 0)
+    return emitOpError("send and recv must be slots offset+bytes >= 0");
+  if (getRowBytes() <= 0)
+    return emitOpError("row_bytes must be positive");
+  if (getSendOffset() < getRecvOffset() + getRecvBytes() &&
+      getRecvOffset() < getSendOffset() + getSendBytes())
+    return emitOpError() << "send slot " << getSendOffset() << "+"
+                         << getSendBytes() << " overlaps receive slot "
+                         << getRecvOffset() << "+" << getRecvBytes();
   return success();
 }
 
@@ -351,6 +444,11 @@ LogicalResult RankOp::verifyRegions() {
       ok = check(op, send.getOffset(), send.getBytes(), "send");
     } else if (auto recv = dyn_cast<RecvOp>(op)) {
       ok = check(op, recv.getOffset(), recv.getBytes(), "recv");
+    } else if (auto exchange = dyn_cast<AllToAllOp>(op)) {
+      ok = check(op, exchange.getSendOffset(), exchange.getSendBytes(), "send");
+      if (succeeded(ok))
+        ok = check(op, exchange.getRecvOffset(), exchange.getRecvBytes(),
+                   "recv");
     }
     return failed(ok) ? WalkResult::interrupt() : WalkResult::advance();
   });

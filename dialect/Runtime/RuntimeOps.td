@@ -43,6 +43,9 @@ def Pwrt_NonNegative : ConfinedAttr<I64Attr, [IntNonNegative]>;
 // keep their fields as plain C++ properties, not uniqued attributes, so that
 // building them allocates nothing but the op. Their verifiers check ranges.
 def Pwrt_Int64Prop : IntProperty<"int64_t", "a 64-bit integer">;
+def Pwrt_LayerProp : IntProperty<"int64_t", "a component layer, -1 for none"> {
+  let defaultValue = "-1";
+}
 def Pwrt_LaunchKindProp
     : EnumProperty<"::pipeweave::pwrt::LaunchKind", "a launch kind">;
 def Pwrt_PayloadProp
@@ -60,10 +63,19 @@ def Pwrt_LaunchBuffersProp
 def Pwrt_ProgramOp : Pwrt_Op<"program", [
     Symbol, IsolatedFromAbove, SingleBlock, NoTerminator]> {
   let summary = "One training step for every rank";
+  let description = [{
+    `expert_parallel` (default 1): processes per pipeline rank; the program
+    runs on ranks * expert_parallel processes, its all-to-alls among the
+    processes of one pipeline rank (runtime/README.md).
+  }];
   let arguments = (ins SymbolNameAttr:$sym_name,
-                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$ranks);
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$ranks,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$expert_parallel);
   let regions = (region SizedRegion<1>:$body);
-  let assemblyFormat = "$sym_name `ranks` `=` $ranks attr-dict-with-keyword $body";
+  let assemblyFormat = [{
+    $sym_name `ranks` `=` $ranks (`expert_parallel` `=` $expert_parallel^)?
+    attr-dict-with-keyword $body
+  }];
   let hasRegionVerifier = 1;
 }
 
@@ -95,30 +107,70 @@ def Pwrt_LaunchOp : Pwrt_Op<"launch", [HasParent<"RankOp">]> {
         (input = 0+4096, saved = 4096+8192, output = 12288+4096)
     ```
     `kind` is forward, backward_input, backward_weight, backward or loss.
+    A component's launch names its layer within the stage after the
+    micro-batch (`mb 0 layer 1`); it is -1 (not printed) otherwise.
     The buffer list names each tensor the kernel reads or writes by role
     (`input`, `output`, `saved`, `grad_output`, `grad_input`) as a pool slot
     `offset+bytes`; it prints in that role order.
   }];
   let arguments = (ins Pwrt_LaunchKindProp:$kind, StrAttr:$kernel,
                        Pwrt_Int64Prop:$stage, Pwrt_Int64Prop:$mb,
+                       Pwrt_LayerProp:$layer,
                        Pwrt_StreamType:$stream,
                        Pwrt_LaunchBuffersProp:$buffers);
   let builders = [OpBuilder<(ins "LaunchKind":$kind,
       "::mlir::StringAttr":$kernel, "int64_t":$stage, "int64_t":$mb,
-      "::mlir::Value":$stream, "const LaunchBuffers &":$buffers), [{
+      "::mlir::Value":$stream, "const LaunchBuffers &":$buffers,
+      CArg<"int64_t", "-1">:$layer), [{
     $_state.addOperands(stream);
     Properties &properties = $_state.getOrAddProperties<Properties>();
     properties.kind = kind;
     properties.kernel = kernel;
     properties.stage = stage;
     properties.mb = mb;
+    properties.layer = layer;
     properties.buffers = buffers;
   }]>];
   let extraClassDeclaration = [{
     LaunchKind getKind() { return getProperties().kind; }
     int64_t getStage() { return getProperties().stage; }
     int64_t getMb() { return getProperties().mb; }
+    int64_t getLayer() { return getProperties().layer; }
     const LaunchBuffers &getBuffers() { return getProperties().buffers; }
+  }];
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+}
+
+def Pwrt_AllToAllOp : Pwrt_Op<"all_to_all", [HasParent<"RankOp">]> {
+  let summary = "An expert-parallel all-to-all of one component item";
+  let description = [{
+    ```mlir
+    pwrt.all_to_all "dispatch" forward stage 1 mb 2 layer 0 on %comm
+        (send = 0+2320, recv = 2368+2320) row_bytes 72
+    ```
+    Exchanges rows among the rank's expert-parallel group
+    (`pwrt_all_to_all`): reads the send slot and writes the receive slot
+    (each: per-peer int64 row counts, then rows of `row_bytes`). `kind` is
+    forward or backward (the reverse all-to-all of the backward chain);
+    the component name, stage, micro-batch and layer label it.
+  }];
+  let arguments = (ins StrAttr:$component, Pwrt_LaunchKindProp:$kind,
+                       Pwrt_Int64Prop:$stage, Pwrt_Int64Prop:$mb,
+                       Pwrt_Int64Prop:$layer, Pwrt_StreamType:$stream,
+                       Pwrt_Int64Prop:$send_offset, Pwrt_Int64Prop:$send_bytes,
+                       Pwrt_Int64Prop:$recv_offset, Pwrt_Int64Prop:$recv_bytes,
+                       Pwrt_Int64Prop:$row_bytes);
+  let extraClassDeclaration = [{
+    LaunchKind getKind() { return getProperties().kind; }
+    int64_t getStage() { return getProperties().stage; }
+    int64_t getMb() { return getProperties().mb; }
+    int64_t getLayer() { return getProperties().layer; }
+    int64_t getSendOffset() { return getProperties().send_offset; }
+    int64_t getSendBytes() { return getProperties().send_bytes; }
+    int64_t getRecvOffset() { return getProperties().recv_offset; }
+    int64_t getRecvBytes() { return getProperties().recv_bytes; }
+    int64_t getRowBytes() { return getProperties().row_bytes; }
   }];
   let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;

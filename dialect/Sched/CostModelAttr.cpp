@@ -69,6 +69,10 @@ static DictionaryAttr encodeComponent(Builder &builder,
     fields.append(
         "expert_group",
         FlatSymbolRefAttr::get(builder.getContext(), component.expertGroup));
+    if (component.rows > 0) {
+      fields.append("row_bytes", builder.getI64IntegerAttr(component.rowBytes));
+      fields.append("rows", builder.getI64IntegerAttr(component.rows));
+    }
   }
   return builder.getDictionaryAttr(fields);
 }
@@ -222,6 +226,18 @@ decodeComponent(Attribute attr, llvm::function_ref<void(const Twine &)> fail) {
       return failure();
     }
     component.expertGroup = group.getValue().str();
+    allowed.append({"row_bytes", "rows"});
+    for (auto [field, into] : {std::pair{"row_bytes", &component.rowBytes},
+                               std::pair{"rows", &component.rows}})
+      if (Attribute value = dict.get(field)) {
+        auto integer = dyn_cast<IntegerAttr>(value);
+        if (!integer || integer.getInt() <= 0) {
+          fail("'" + name.getValue() + "' needs a positive integer '" + field +
+               "'");
+          return failure();
+        }
+        *into = integer.getInt();
+      }
   }
   for (NamedAttribute field : dict)
     if (!llvm::is_contained(allowed, field.getName().getValue())) {

@@ -29,6 +29,9 @@
 // the overlapped pairs interleave a forward's and a backward's components,
 // so that one's all-to-alls run while the other's kernels compute.
 //
+// --program compiled runs moe_dualpipe_step, the step pwc compiles from
+// moe_dualpipe.mlir (same kernels, same check); the default, hand, runs
+// Program.cpp's driver.
 // --dispatch-capacity ROWS shrinks the dispatch's receive slots to ROWS
 // rows (default: every row of the group), to see the runtime's capacity
 // error. --print-loads prints the expert loads the router produces (what
@@ -40,6 +43,7 @@
 #include "Kernels.h"
 #include "Model.h"
 #include "Program.h"
+#include "moe_dualpipe.h"
 
 #include <mpi.h>
 
@@ -127,7 +131,7 @@ int usage(const char *argv0) {
   std::fprintf(stderr,
                "usage: mpirun -np R*2 %s [--schedule %s] [--ranks R] "
                "[--microbatches N] [--layers-per-stage L] "
-               "[--dispatch-capacity ROWS]\n"
+               "[--dispatch-capacity ROWS] [--program hand|compiled]\n"
                "       %s [options] --print-loads | --check-programs\n",
                argv0, schedule::scheduleKindList().c_str(), argv0);
   return 2;
@@ -177,7 +181,7 @@ int checkAllPrograms(const schedule::Schedule &plan, const Shape &shape) {
 int main(int argc, char **argv) {
   std::string kindName = "dualpipe";
   int ranks = 4, microbatches = 8, layersPerStage = 2, dispatchCapacity = -1;
-  bool printOnlyLoads = false, checkPrograms = false;
+  bool printOnlyLoads = false, checkPrograms = false, compiled = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     int *number = arg == "--ranks"               ? &ranks
@@ -193,6 +197,11 @@ int main(int argc, char **argv) {
       *number = int(value);
     } else if (arg == "--schedule" && i + 1 < argc) {
       kindName = argv[++i];
+    } else if (arg == "--program" && i + 1 < argc) {
+      std::string which = argv[++i];
+      if (which != "compiled" && which != "hand")
+        return usage(argv[0]);
+      compiled = which == "compiled";
     } else if (arg == "--print-loads") {
       printOnlyLoads = true;
     } else if (arg == "--check-programs") {
@@ -234,6 +243,17 @@ int main(int argc, char **argv) {
   }
   if (checkPrograms)
     return checkAllPrograms(plan, shape);
+  // The compiled step is moe_dualpipe.mlir's: DualPipe, 4 ranks, 8
+  // micro-batches, 2 layers per stage.
+  if (compiled &&
+      (*kind != schedule::ScheduleKind::DualPipe || ranks != 4 ||
+       microbatches != 8 || layersPerStage != 2 || dispatchCapacity > 0)) {
+    std::fprintf(stderr, "moe: error: --program compiled runs "
+                         "moe_dualpipe.mlir's step: --schedule dualpipe, "
+                         "--ranks 4, --microbatches 8, --layers-per-stage 2, "
+                         "no --dispatch-capacity\n");
+    return 2;
+  }
 
   pwrt_context_options options;
   pwrt_context_options_init(&options);
@@ -272,15 +292,17 @@ int main(int argc, char **argv) {
   std::vector<const char *> required;
   for (const std::string &name : names)
     required.push_back(name.c_str());
-  if (pwrt_require_kernels(ctx, required.data(), required.size()) != PWRT_OK ||
-      program.setUp(ctx) != PWRT_OK) {
+  // The compiled step requires its kernels and sets itself up.
+  if (!compiled &&
+      (pwrt_require_kernels(ctx, required.data(), required.size()) != PWRT_OK ||
+       program.setUp(ctx) != PWRT_OK)) {
     std::fprintf(stderr, "moe: error: %s\n", pwrt_last_error(ctx));
     pwrt_context_destroy(ctx);
     return 1;
   }
 
   auto start = std::chrono::steady_clock::now();
-  pwrt_status status = program.step();
+  pwrt_status status = compiled ? moe_dualpipe_step(ctx) : program.step();
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -316,10 +338,13 @@ int main(int argc, char **argv) {
                 shape.directions, shape.directions > 1 ? "s" : "",
                 shape.experts, shape.topk, shape.slots, shape.microbatches,
                 shape.microbatchTokens());
-    std::printf("process 0 issues %d launches, %d all-to-alls, %d p2p "
-                "groups, %d events; pool %zu bytes\n",
-                counts.launches, counts.allToAlls, counts.transferGroups,
-                counts.events, counts.poolBytes);
+    if (compiled)
+      std::printf("the step compiled from moe_dualpipe.mlir by pwc\n");
+    else
+      std::printf("process 0 issues %d launches, %d all-to-alls, %d p2p "
+                  "groups, %d events; pool %zu bytes\n",
+                  counts.launches, counts.allToAlls, counts.transferGroups,
+                  counts.events, counts.poolBytes);
     std::printf("EPLB replicas per expert, by layer:");
     for (int l = 0; l < shape.layers(); ++l) {
       std::printf(" ");

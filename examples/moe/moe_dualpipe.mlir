@@ -1,13 +1,11 @@
 // The MoE example's step as a pipeweave spec: DualPipe on 4 pipeline ranks x
 // 2 expert-parallel processes (8 processes), 8 micro-batches (4 per
-// direction), each stage 2 MoE layers of five components. `moe` (moe.cpp)
-// runs exactly the program the compiler lowers this to (Program.h issues it
-// by hand until sched-to-runtime lowers component chains; the rule is
-// runtime/README.md, "Component launches").
-//
-// Not compilable yet: pipe.layers / pipe.component come with the overlap
-// branch, and `row_bytes` / `rows` on the all-to-all components (the sizes of
-// their slots) are the fields the chain lowering adds.
+// direction), each stage 2 MoE layers of five components. pwc compiles it
+// (examples/moe/CMakeLists.txt: `pwc moe_dualpipe.mlir -o moe_dualpipe`)
+// and `moe --program compiled` runs the result; `moe` without it runs
+// Program.cpp, which issues the same rule by hand (runtime/README.md,
+// "Component launches"). `row_bytes` / `rows` on the all-to-all components
+// size their slots.
 //
 // Model (Model.h, Shape): H = 16, expert inner width F = 32, 4 logical
 // experts, top-2, 6 expert slots per layer (3 per process), T = 8 tokens per

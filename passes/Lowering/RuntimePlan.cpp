@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <span>
+#include <tuple>
 
 using namespace pipeweave;
 using namespace pipeweave::lower;
@@ -141,25 +142,26 @@ private:
 class RankLowering {
 public:
   RankLowering(const schedule::Schedule &schedule,
-               const schedule::CostModel &costs, const plan::RankPlan &plan,
-               int rank, const std::vector<int> &stageRanks)
-      : schedule(schedule), costs(costs), plan(plan), rank(rank),
-        localStages(stageRanks.size(), false),
+               const schedule::CostModel &costs, plan::RankPlan plan, int rank,
+               const std::vector<int> &stageRanks, const PairPlans *pairPlans)
+      : schedule(schedule), costs(costs), plan(std::move(plan)), rank(rank),
+        pairPlans(pairPlans), localStages(stageRanks.size(), false),
         bufferIndex(stagesOf(stageRanks, rank), schedule.numStages,
                     schedule.numMicrobatches) {
     for (int stage = 0; stage < static_cast<int>(stageRanks.size()); ++stage)
       localStages[stage] = stageRanks[stage] == rank;
-    for (size_t i = 0; i < plan.buffers.size(); ++i) {
-      const plan::Buffer &b = plan.buffers[i];
+    for (size_t i = 0; i < this->plan.buffers.size(); ++i) {
+      const plan::Buffer &b = this->plan.buffers[i];
       bufferIndex.at(b.kind, b.stage, b.microbatch) = static_cast<int>(i);
     }
+    layOutComponentSlots();
   }
 
   std::optional<LoweringError> run(RankProgram &result) {
     if (std::optional<LoweringError> error = collectOps())
       return error;
-    addEvents(result);
     result.poolBytes = plan.poolBytes;
+    addEvents(result);
     return std::nullopt;
   }
 
@@ -286,28 +288,372 @@ private:
     for (int i = 0; i < static_cast<int>(actions.size()); ++i) {
       const Action &action = actions[i];
       std::optional<LoweringError> error;
+      auto hasComponents = [&](int stage) {
+        return costs.stages[stage].hasComponents();
+      };
       switch (action.kind) {
       case ActionKind::Forward:
-        error = forward(i, action.stage, action.microbatch);
+        error = hasComponents(action.stage)
+                    ? componentForward(i, action.stage, action.microbatch)
+                    : forward(i, action.stage, action.microbatch);
         break;
       case ActionKind::OverlapFB:
-        error = forward(i, action.stage, action.microbatch);
+        if (pairPlans && i < static_cast<int>(pairPlans->size()) &&
+            !(*pairPlans)[i].empty() && hasComponents(action.stage) &&
+            hasComponents(action.stage2)) {
+          error = plannedPair(i, action, (*pairPlans)[i]);
+          break;
+        }
+        error = hasComponents(action.stage)
+                    ? componentForward(i, action.stage, action.microbatch)
+                    : forward(i, action.stage, action.microbatch);
         if (!error)
-          error = backward(i, ActionKind::Backward, action.stage2,
-                           action.microbatch2);
+          error = hasComponents(action.stage2)
+                      ? componentBackward(i, ActionKind::Backward,
+                                          action.stage2, action.microbatch2)
+                      : backward(i, ActionKind::Backward, action.stage2,
+                                 action.microbatch2);
         break;
       case ActionKind::Backward:
       case ActionKind::BackwardInput:
       case ActionKind::BackwardWeight:
-        error = backward(i, action.kind, action.stage, action.microbatch);
+        error = hasComponents(action.stage)
+                    ? componentBackward(i, action.kind, action.stage,
+                                        action.microbatch)
+                    : backward(i, action.kind, action.stage, action.microbatch);
         break;
       case ActionKind::Send:
       case ActionKind::Recv:
         transfer(i, action);
         break;
       }
-      if (error)
+      if (error) {
+        if (error->action < 0)
+          error->action = i;
         return error;
+      }
+    }
+    return std::nullopt;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Component chains
+  //===--------------------------------------------------------------------===//
+
+  /// One item of a chain: component index in the stage's list and layer.
+  struct ChainItem {
+    int component;
+    int layer;
+  };
+
+  /// A chain of one action: its items (W items are off the chain), whether
+  /// it is the forward chain, and its input and output buffers.
+  struct Chain {
+    std::vector<ChainItem> items;
+    bool forward = true;
+    int stage = 0, mb = 0;
+    int input = kNone, output = kNone;
+    int action = 0;
+  };
+
+  /// Per local stage with components, the offsets (from the component
+  /// region's start) of each all-to-all component's send and receive slot
+  /// in one chain, and the bytes of one chain's slots.
+  struct StageSlots {
+    std::vector<int64_t> sendOffset, recvOffset, bytes;
+    int64_t chainBytes = 0;
+  };
+
+  static int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+  /// The forward chain's slots follow the planned pool, then the backward
+  /// chain's; every action reuses them (the events order the reuse).
+  void layOutComponentSlots() {
+    stageSlots.resize(costs.stages.size());
+    int64_t chainBytes = 0;
+    for (int stage = 0; stage < static_cast<int>(costs.stages.size());
+         ++stage) {
+      const schedule::StageCost &cost = costs.stages[stage];
+      if (!isLocal(stage) || !cost.hasComponents())
+        continue;
+      StageSlots &slots = stageSlots[stage];
+      size_t n = cost.components.size();
+      slots.sendOffset.assign(n, 0);
+      slots.recvOffset.assign(n, 0);
+      slots.bytes.assign(n, 0);
+      int64_t at = 0;
+      for (size_t c = 0; c < n; ++c) {
+        const schedule::Component &component = cost.components[c];
+        if (component.isCompute())
+          continue;
+        slots.bytes[c] = 8 * static_cast<int64_t>(costs.expertParallel) +
+                         component.rows * component.rowBytes;
+        slots.sendOffset[c] = at;
+        at = align64(at + slots.bytes[c]);
+        slots.recvOffset[c] = at;
+        at = align64(at + slots.bytes[c]);
+      }
+      slots.chainBytes = at;
+      chainBytes = std::max(chainBytes, at);
+    }
+    componentRegion = align64(plan.poolBytes);
+    backwardRegion = componentRegion + chainBytes;
+    if (chainBytes > 0)
+      plan.poolBytes = backwardRegion + chainBytes;
+  }
+
+  /// The buffer of an all-to-all component's send or receive slot in
+  /// `chain`, made on first use.
+  int componentSlot(const Chain &chain, int component, bool send) {
+    auto key = std::make_tuple(chain.action, chain.forward, component, send);
+    auto [it, inserted] = componentSlots.try_emplace(key, kNone);
+    if (!inserted)
+      return it->second;
+    const StageSlots &slots = stageSlots[chain.stage];
+    plan::Buffer buffer;
+    buffer.stage = chain.stage;
+    buffer.microbatch = chain.mb;
+    buffer.bytes = slots.bytes[component];
+    buffer.first = buffer.last = chain.action;
+    buffer.offset =
+        (chain.forward ? componentRegion : backwardRegion) +
+        (send ? slots.sendOffset[component] : slots.recvOffset[component]);
+    it->second = static_cast<int>(plan.buffers.size());
+    plan.buffers.push_back(buffer);
+    return it->second;
+  }
+
+  /// A located error unless the stage's layer can be lowered: it starts
+  /// and ends with a compute component and its all-to-alls are sized.
+  std::optional<LoweringError> checkLayer(int stage) {
+    const std::vector<schedule::Component> &components =
+        costs.stages[stage].components;
+    auto computeAt = [&](const schedule::Component &c,
+                         const char *where) -> std::optional<LoweringError> {
+      if (c.isCompute())
+        return std::nullopt;
+      return LoweringError{
+          stage,
+          "stage " + std::to_string(stage) + "'s layer " + where +
+              " with the all-to-all '" + c.name +
+              "'; to be lowered, a layer must start and end with a compute "
+              "component (whose kernels read and write the stage's "
+              "activations)"};
+    };
+    if (auto error = computeAt(components.front(), "starts"))
+      return error;
+    if (auto error = computeAt(components.back(), "ends"))
+      return error;
+    for (const schedule::Component &c : components) {
+      if (c.isCompute()) {
+        if (c.kernels.forward.empty() || c.kernels.backwardInput.empty())
+          return LoweringError{
+              stage,
+              "component '" + c.name + "' of stage " + std::to_string(stage) +
+                  " needs forward and backward_input kernels to be lowered; "
+                  "name them with `kernels forward = \"...\", "
+                  "backward_input = \"...\"`"};
+        continue;
+      }
+      if (c.rows <= 0 || c.rowBytes <= 0)
+        return LoweringError{
+            stage,
+            "all_to_all component '" + c.name + "' of stage " +
+                std::to_string(stage) +
+                " needs `row_bytes` and `rows` (the size of its buffers) to "
+                "be lowered"};
+    }
+    return std::nullopt;
+  }
+
+  Chain forwardChain(int action, int stage, int mb) {
+    Chain chain;
+    chain.action = action;
+    chain.stage = stage;
+    chain.mb = mb;
+    const schedule::StageCost &cost = costs.stages[stage];
+    for (int l = 0; l < cost.layers; ++l)
+      for (int c = 0; c < static_cast<int>(cost.components.size()); ++c)
+        chain.items.push_back({c, l});
+    int prev = schedule.prevStage(stage);
+    chain.input = prev < 0 ? kNone
+                  : isLocal(prev)
+                      ? buffer(BufferKind::Activation, prev, mb)
+                      : buffer(BufferKind::ReceivedActivation, stage, mb);
+    chain.output = buffer(BufferKind::Activation, stage, mb);
+    return chain;
+  }
+
+  Chain backwardChain(int action, int stage, int mb) {
+    Chain chain;
+    chain.action = action;
+    chain.forward = false;
+    chain.stage = stage;
+    chain.mb = mb;
+    const schedule::StageCost &cost = costs.stages[stage];
+    for (int l = cost.layers - 1; l >= 0; --l)
+      for (int c = static_cast<int>(cost.components.size()) - 1; c >= 0; --c)
+        chain.items.push_back({c, l});
+    int prev = schedule.prevStage(stage);
+    chain.input = buffer(BufferKind::OutputGradient, stage, mb);
+    chain.output = prev < 0 ? kNone
+                   : isLocal(prev)
+                       ? buffer(BufferKind::OutputGradient, prev, mb)
+                       : buffer(BufferKind::InputGradient, stage, mb);
+    return chain;
+  }
+
+  /// Emits chain item `position`: a launch (F or I) or an all-to-all.
+  std::optional<LoweringError> chainItem(Chain &chain, int position) {
+    const schedule::StageCost &cost = costs.stages[chain.stage];
+    auto isAllToAll = [&](int at) {
+      return !cost.components[chain.items[at].component].isCompute();
+    };
+    const ChainItem &item = chain.items[position];
+    const schedule::Component &component = cost.components[item.component];
+    if (!component.isCompute()) {
+      PendingOp &pending = ops.emplace_back();
+      pending.op.kind = RuntimeOp::AllToAllExchange;
+      pending.op.stream = CommStream;
+      AllToAll &exchange = pending.op.allToAll;
+      exchange.component = component.name;
+      exchange.forward = chain.forward;
+      exchange.stage = chain.stage;
+      exchange.microbatch = chain.mb;
+      exchange.layer = item.layer;
+      exchange.rowBytes = component.rowBytes;
+      int send = componentSlot(chain, item.component, true);
+      int recv = componentSlot(chain, item.component, false);
+      exchange.send = slotOf(send);
+      exchange.recv = slotOf(recv);
+      pending.action = pending.lastAction = chain.action;
+      pending.firstAccess = accesses.size();
+      accesses.push_back({send, false});
+      accesses.push_back({recv, true});
+      pending.endAccess = accesses.size();
+      return std::nullopt;
+    }
+    int last = static_cast<int>(chain.items.size()) - 1;
+    int input =
+        position == 0 ? chain.input
+        : isAllToAll(position - 1)
+            ? componentSlot(chain, chain.items[position - 1].component, false)
+            : kNone;
+    int output =
+        position == last ? chain.output
+        : isAllToAll(position + 1)
+            ? componentSlot(chain, chain.items[position + 1].component, true)
+            : kNone;
+    std::optional<LoweringError> error =
+        chain.forward
+            ? launch(chain.action, LaunchKind::Forward,
+                     component.kernels.forward, chain.stage, chain.mb,
+                     {{BufferRole::Input, input, false},
+                      {BufferRole::Output, output, true}})
+            : launch(chain.action, LaunchKind::BackwardInput,
+                     component.kernels.backwardInput, chain.stage, chain.mb,
+                     {{BufferRole::GradOutput, input, false},
+                      {BufferRole::GradInput, output, true}});
+    if (error)
+      return error;
+    ops.back().op.launch.layer = item.layer;
+    if (chain.forward && position == last)
+      return loss(chain.action, chain.stage, chain.mb);
+    return std::nullopt;
+  }
+
+  /// The W item of a compute component's layer; nothing without a kernel.
+  void weightItem(int action, int stage, int mb, int component, int layer) {
+    const std::string &kernel =
+        costs.stages[stage].components[component].kernels.backwardWeight;
+    if (kernel.empty())
+      return;
+    (void)launch(action, LaunchKind::BackwardWeight, kernel, stage, mb, {});
+    ops.back().op.launch.layer = layer;
+  }
+
+  /// The loss kernel after a last stage's forward, when it has one.
+  std::optional<LoweringError> loss(int action, int stage, int mb) {
+    const schedule::StageKernels &kernels = costs.stages[stage].kernels;
+    if (schedule.nextStage(stage) >= 0 || kernels.loss.empty())
+      return std::nullopt;
+    return launch(
+        action, LaunchKind::Loss, kernels.loss, stage, mb,
+        {{BufferRole::Input, buffer(BufferKind::Activation, stage, mb), false},
+         {BufferRole::GradOutput, buffer(BufferKind::OutputGradient, stage, mb),
+          true}});
+  }
+
+  std::optional<LoweringError> componentForward(int action, int stage, int mb) {
+    if (auto error = checkLayer(stage))
+      return error;
+    Chain chain = forwardChain(action, stage, mb);
+    for (int i = 0; i < static_cast<int>(chain.items.size()); ++i)
+      if (auto error = chainItem(chain, i))
+        return error;
+    return std::nullopt;
+  }
+
+  std::optional<LoweringError> componentBackward(int action, ActionKind kind,
+                                                 int stage, int mb) {
+    if (auto error = checkLayer(stage))
+      return error;
+    Chain chain = backwardChain(action, stage, mb);
+    const schedule::StageCost &cost = costs.stages[stage];
+    for (int i = 0; i < static_cast<int>(chain.items.size()); ++i) {
+      const ChainItem &item = chain.items[i];
+      bool compute = cost.components[item.component].isCompute();
+      if (kind != ActionKind::BackwardWeight)
+        if (auto error = chainItem(chain, i))
+          return error;
+      if (compute && kind != ActionKind::BackwardInput)
+        weightItem(action, stage, mb, item.component, item.layer);
+    }
+    return std::nullopt;
+  }
+
+  /// An overlapped pair in the order of its plan.
+  std::optional<LoweringError>
+  plannedPair(int action, const Action &pair,
+              const std::vector<ComponentItem> &items) {
+    if (auto error = checkLayer(pair.stage))
+      return error;
+    if (auto error = checkLayer(pair.stage2))
+      return error;
+    Chain chains[] = {forwardChain(action, pair.stage, pair.microbatch),
+                      backwardChain(action, pair.stage2, pair.microbatch2)};
+    for (const ComponentItem &item : items) {
+      bool isForward = item.phase == ComponentPhase::Forward;
+      Chain &chain = chains[isForward ? 0 : 1];
+      const schedule::StageCost &cost = costs.stages[chain.stage];
+      auto found = std::find_if(cost.components.begin(), cost.components.end(),
+                                [&](const schedule::Component &c) {
+                                  return c.name == item.component;
+                                });
+      if (found == cost.components.end() || item.layer < 0 ||
+          item.layer >= cost.layers)
+        return LoweringError{chain.stage,
+                             "the plan of " + pair.str() + " names '" +
+                                 item.component + "' layer " +
+                                 std::to_string(item.layer) + ", which stage " +
+                                 std::to_string(chain.stage) + " does not have",
+                             action};
+      int component = static_cast<int>(found - cost.components.begin());
+      if (item.phase == ComponentPhase::BackwardWeight) {
+        weightItem(action, chain.stage, chain.mb, component, item.layer);
+        continue;
+      }
+      auto at = std::find_if(
+          chain.items.begin(), chain.items.end(), [&](const ChainItem &c) {
+            return c.component == component && c.layer == item.layer;
+          });
+      if (auto error =
+              chainItem(chain, static_cast<int>(at - chain.items.begin())))
+        return error;
+      // The plan puts every item on its component's stream.
+      ops.back().op.stream = item.stream;
+      if (ops.back().op.launch.kind == LaunchKind::Loss && ops.size() >= 2)
+        ops[ops.size() - 2].op.stream = item.stream;
     }
     return std::nullopt;
   }
@@ -394,6 +740,12 @@ private:
           needed[ops[lastWriter[access.buffer]].op.stream] =
               std::max(needed[ops[lastWriter[access.buffer]].op.stream],
                        lastWriter[access.buffer]);
+        // Writing what the other stream still reads (a chain's slot reused
+        // by its next layer) waits for that read.
+        if (access.write)
+          for (int s = 0; s < kNumStreams; ++s)
+            if (s != stream)
+              needed[s] = std::max(needed[s], lastAccess[access.buffer][s]);
         if (access.write && !allocated[access.buffer]) {
           const plan::Buffer &b = plan.buffers[access.buffer];
           std::array<int, kNumStreams> previous =
@@ -447,8 +799,12 @@ private:
 
   const schedule::Schedule &schedule;
   const schedule::CostModel &costs;
-  const plan::RankPlan &plan;
+  plan::RankPlan plan;
   int rank;
+  const PairPlans *pairPlans;
+  std::vector<StageSlots> stageSlots;
+  int64_t componentRegion = 0, backwardRegion = 0;
+  std::map<std::tuple<int, bool, int, bool>, int> componentSlots;
   plan::BufferIndex bufferIndex;
   std::vector<bool> localStages;
   std::vector<PendingOp> ops;
@@ -460,12 +816,15 @@ RuntimeLowering::RuntimeLowering(const schedule::Schedule &schedule,
                                  const schedule::CostModel &costs)
     : schedule(schedule), costs(costs), stageRanks(schedule.stageRanks()) {}
 
-std::optional<LoweringError> RuntimeLowering::lowerRank(int rank,
-                                                        RankProgram &result) {
+std::optional<LoweringError>
+RuntimeLowering::lowerRank(int rank, RankProgram &result,
+                           const PairPlans *pairPlans) {
   plan::RankPlan plan =
       plan::planRankBuffers(schedule, costs, rank, stageRanks);
   result = RankProgram();
-  return RankLowering(schedule, costs, plan, rank, stageRanks).run(result);
+  return RankLowering(schedule, costs, std::move(plan), rank, stageRanks,
+                      pairPlans)
+      .run(result);
 }
 
 std::optional<LoweringError>

@@ -57,7 +57,23 @@ struct Launch {
   std::string kernel;
   int stage = 0;
   int microbatch = 0;
+  /// A component launch's layer within its stage; -1 for a whole stage's
+  /// kernel or a loss.
+  int layer = -1;
   std::vector<KernelBuffer> buffers;
+};
+
+/// An expert-parallel all-to-all of one component item, on the
+/// communication stream: it reads `send` and writes `recv` (both
+/// 8 * E + rows * rowBytes bytes: per-peer int64 row counts, then rows).
+struct AllToAll {
+  std::string component; // e.g. "dispatch"
+  bool forward = true;   // the forward chain's, or the backward chain's
+  int stage = 0;
+  int microbatch = 0;
+  int layer = 0;
+  Slot send, recv;
+  int64_t rowBytes = 0;
 };
 
 struct Transfer {
@@ -73,9 +89,16 @@ struct Transfer {
 };
 
 struct RuntimeOp {
-  enum Kind { LaunchKernel, TransferGroup, RecordEvent, WaitEvent } kind;
+  enum Kind {
+    LaunchKernel,
+    TransferGroup,
+    RecordEvent,
+    WaitEvent,
+    AllToAllExchange
+  } kind;
   int stream = ComputeStream;
   Launch launch;                   // LaunchKernel
+  AllToAll allToAll;               // AllToAllExchange
   std::vector<Transfer> transfers; // TransferGroup
   int event = -1;                  // RecordEvent: defines; WaitEvent: uses
 };
@@ -96,16 +119,55 @@ struct RuntimeProgram {
 struct LoweringError {
   int stage = -1;
   std::string message;
+  /// The index in its rank's action list of the action it concerns, or -1.
+  int action = -1;
 };
 
+/// Which part of a component an item of an overlapped pair's plan runs (the
+/// phases of the sched dialect).
+enum class ComponentPhase : uint8_t {
+  Forward,
+  BackwardInput,
+  BackwardWeight,
+  Backward
+};
+
+/// One item of an overlapped pair's plan (`sched.component`), in plan order.
+struct ComponentItem {
+  ComponentPhase phase = ComponentPhase::Forward;
+  std::string component;
+  int layer = 0;
+  int stream = ComputeStream;
+};
+
+/// Per action of one rank, the plan of an overlapped pair whose stages have
+/// components (empty for any other action).
+using PairPlans = std::vector<std::vector<ComponentItem>>;
+
 /// Lowers `schedule` (validated, with communication) using `costs` for
-/// sizes and kernel names. A full backward uses the stage's `backward`
-/// kernel, or its backward_input then backward_weight kernels when it has
-/// none; a last stage with a `loss` kernel launches it right after each
-/// forward. A wait is added only where a stream must wait for work of the
-/// other stream: a tensor written there (read after write), or a slot whose
-/// previous occupant was last used there (memory reuse); and only when no
-/// earlier wait already covers it.
+/// sizes and kernel names.
+///
+/// An action of a stage with components (`pipe.layers`) becomes its
+/// component items (runtime/README.md, "Component launches"): a forward
+/// runs the forward chain (per layer, its components in order), a backward
+/// the backward chain (layers last first, components reversed: an
+/// all-to-all's backward, a compute component's backward_input followed by
+/// its backward_weight), backward_input the chain without the weights,
+/// backward_weight only those; an overlapped pair runs its plan's items in
+/// order, each on its planned stream (both chains, one after the other,
+/// without a plan). A compute item is a launch with its layer, reading the
+/// receive slot of the all-to-all before it (or the chain's input when it
+/// comes first) and writing the send slot of the one after it (or the
+/// chain's output when it comes last); an all-to-all reads its send slot
+/// and writes its receive slot. Each action's chain has one send and one
+/// receive slot per all-to-all component, at the end of the pool. A layer
+/// must start and end with a compute component. A full backward uses the
+/// stage's `backward` kernel, or its backward_input then backward_weight
+/// kernels when it has none; a last stage with a `loss` kernel launches it
+/// right after each forward. A wait is added only where a stream must wait for
+/// work of the other stream: a tensor written there (read after write), or a
+/// slot whose previous occupant was last used there (memory reuse); and only
+/// when no earlier wait already covers it.
 std::optional<LoweringError> lowerToRuntime(const schedule::Schedule &schedule,
                                             const schedule::CostModel &costs,
                                             RuntimeProgram &result);
@@ -116,8 +178,10 @@ class RuntimeLowering {
 public:
   RuntimeLowering(const schedule::Schedule &schedule,
                   const schedule::CostModel &costs);
-  /// Rank `rank` of what lowerToRuntime makes.
-  std::optional<LoweringError> lowerRank(int rank, RankProgram &result);
+  /// Rank `rank` of what lowerToRuntime makes; `pairPlans` (optional)
+  /// gives the plans of its overlapped pairs, per action.
+  std::optional<LoweringError> lowerRank(int rank, RankProgram &result,
+                                         const PairPlans *pairPlans = nullptr);
 
 private:
   const schedule::Schedule &schedule;

@@ -45,7 +45,12 @@ struct Component {
   double backwardWeight = 0.0; // compute only
   double backward = 0.0;       // all-to-all only
   std::string expertGroup;     // all-to-all only: the group's symbol name
-  ComponentKernels kernels;    // compute only
+  /// All-to-all only: the bytes of one row and the most rows one process
+  /// receives; a lowered all-to-all's buffers hold 8 * E + rows * rowBytes
+  /// bytes (the per-peer row counts, then the rows). 0 when not given.
+  int64_t rowBytes = 0;
+  int64_t rows = 0;
+  ComponentKernels kernels; // compute only
 
   bool isCompute() const { return kind == ComponentKind::Compute; }
   friend bool operator==(const Component &, const Component &) = default;

@@ -20,6 +20,17 @@ std::vector<std::string> pipeweave::kernelsOf(pwrt::ProgramOp program) {
   return {names.begin(), names.end()};
 }
 
+std::vector<std::string> pipeweave::allToAllsOf(pwrt::ProgramOp program) {
+  std::set<std::string> names;
+  program.walk(
+      [&](pwrt::AllToAllOp op) { names.insert(op.getComponent().str()); });
+  return {names.begin(), names.end()};
+}
+
+int32_t pipeweave::expertParallelOf(pwrt::ProgramOp program) {
+  return static_cast<int32_t>(program.getExpertParallel().value_or(1));
+}
+
 bool pipeweave::usesTables(pwrt::ProgramOp program, int64_t threshold) {
   if (threshold < 0)
     return false;
@@ -27,7 +38,8 @@ bool pipeweave::usesTables(pwrt::ProgramOp program, int64_t threshold) {
   int64_t calls = 0;
   for (pwrt::RankOp rank : program.getBody().getOps<pwrt::RankOp>())
     for (Operation &op : rank.getBody().front()) {
-      if (isa<pwrt::LaunchOp, pwrt::RecordOp, pwrt::WaitOp>(op))
+      if (isa<pwrt::LaunchOp, pwrt::RecordOp, pwrt::WaitOp, pwrt::AllToAllOp>(
+              op))
         ++calls;
       else if (auto group = dyn_cast<pwrt::P2PGroupOp>(op))
         calls += 2 + group.getBody().front().getOperations().size();
@@ -55,7 +67,8 @@ static int32_t kindCode(pwrt::LaunchKind kind) {
 }
 
 RankCalls pipeweave::runtimeCallsOf(pwrt::RankOp rank,
-                                    ArrayRef<std::string> kernels) {
+                                    ArrayRef<std::string> kernels,
+                                    ArrayRef<std::string> allToAlls) {
   // Streams and events are numbered in order of definition (which comes
   // before every use).
   llvm::DenseMap<Value, int32_t> numberOf;
@@ -98,6 +111,28 @@ RankCalls pipeweave::runtimeCallsOf(pwrt::RankOp rank,
       else
         call.slots = {slot(Role::GradOutput), slot(Role::Saved),
                       slot(Role::GradInput), kNone};
+      // A component's launch (no saved slot: the verifier says so).
+      if (launch.getLayer() >= 0) {
+        call.kind = CallKind::LaunchLayer;
+        call.fields[4] = static_cast<int32_t>(launch.getLayer());
+      }
+    } else if (auto exchange = dyn_cast<pwrt::AllToAllOp>(op)) {
+      RuntimeCall &call = calls.emplace_back();
+      call.kind = CallKind::AllToAll;
+      call.op = exchange;
+      call.stream = numberOf.lookup(exchange.getStream());
+      call.fields = {static_cast<int32_t>(
+                         llvm::find(allToAlls, exchange.getComponent().str()) -
+                         allToAlls.begin()),
+                     kindCode(exchange.getKind()),
+                     static_cast<int32_t>(exchange.getStage()),
+                     static_cast<int32_t>(exchange.getMb()),
+                     static_cast<int32_t>(exchange.getLayer()),
+                     static_cast<int32_t>(exchange.getRowBytes())};
+      call.slots = {
+          pwrt::Slot{exchange.getSendOffset(), exchange.getSendBytes()},
+          pwrt::Slot{exchange.getRecvOffset(), exchange.getRecvBytes()}, kNone,
+          kNone};
     } else if (auto record = dyn_cast<pwrt::RecordOp>(op)) {
       RuntimeCall &call = calls.emplace_back();
       call.kind = CallKind::Record;
@@ -154,6 +189,10 @@ StringRef pipeweave::calleeOf(const RuntimeCall &call) {
     return "pwrt_cg_recv";
   case CallKind::GroupEnd:
     return "pwrt_cg_group_end";
+  case CallKind::LaunchLayer:
+    return "pwrt_cg_launch_layer";
+  case CallKind::AllToAll:
+    return "pwrt_cg_all_to_all";
   }
   llvm_unreachable("unknown call kind");
 }
@@ -180,22 +219,48 @@ SmallVector<CallArg, 13> pipeweave::argumentsOf(const RuntimeCall &call) {
     break;
   case CallKind::Send:
   case CallKind::Recv:
-    for (int32_t field : call.fields)
+    for (int32_t field : ArrayRef(call.fields).take_front(5))
       args.push_back(i32(field));
     args.push_back(i64(call.slots[0].offset));
     args.push_back(i64(call.slots[0].bytes));
+    break;
+  case CallKind::LaunchLayer:
+    for (int32_t field : ArrayRef(call.fields).take_front(5))
+      args.push_back(i32(field));
+    for (int slot : {0, 2}) {
+      args.push_back(i64(call.slots[slot].offset));
+      args.push_back(i64(call.slots[slot].bytes));
+    }
+    break;
+  case CallKind::AllToAll:
+    for (int32_t field : ArrayRef(call.fields).take_front(5))
+      args.push_back(i32(field));
+    args.push_back(i64(call.fields[5]));
+    for (int slot : {0, 1}) {
+      args.push_back(i64(call.slots[slot].offset));
+      args.push_back(i64(call.slots[slot].bytes));
+    }
     break;
   }
   return args;
 }
 
 std::string pipeweave::commentOf(const RuntimeCall &call) {
+  if (auto exchange = dyn_cast_or_null<pwrt::AllToAllOp>(call.op))
+    return (pwrt::stringifyLaunchKind(exchange.getKind()) + " stage " +
+            Twine(exchange.getStage()) + " mb " + Twine(exchange.getMb()) +
+            " layer " + Twine(exchange.getLayer()) + ": all-to-all " +
+            exchange.getComponent())
+        .str();
   auto launch = dyn_cast_or_null<pwrt::LaunchOp>(call.op);
   if (!launch)
     return "";
+  std::string layer = launch.getLayer() >= 0
+                          ? " layer " + std::to_string(launch.getLayer())
+                          : "";
   return (pwrt::stringifyLaunchKind(launch.getKind()) + " stage " +
-          Twine(launch.getStage()) + " mb " + Twine(launch.getMb()) + ": " +
-          launch.getKernel())
+          Twine(launch.getStage()) + " mb " + Twine(launch.getMb()) + layer +
+          ": " + launch.getKernel())
       .str();
 }
 
@@ -290,6 +355,19 @@ CallTable pipeweave::tableOf(ArrayRef<RuntimeCall> calls) {
         record[2 + i] = call.fields[i];
       record[7] = indexOf(call.slots[0]);
       break;
+    case CallKind::LaunchLayer:
+      for (int i = 0; i < 5; ++i)
+        record[2 + i] = call.fields[i];
+      record[7] = indexOf(call.slots[0]);
+      record[8] = indexOf(call.slots[2]);
+      record[9] = -1;
+      break;
+    case CallKind::AllToAll:
+      for (int i = 0; i < 6; ++i)
+        record[2 + i] = call.fields[i];
+      record[8] = indexOf(call.slots[0]);
+      record[9] = indexOf(call.slots[1]);
+      break;
     }
     table.records.insert(table.records.end(), record.begin(), record.end());
   }
@@ -370,8 +448,9 @@ std::string pipeweave::recordsInitializer(const CallTable &table,
     }
     // A launch's fields 2..5: kernel, kind code (the LaunchKind order),
     // stage, mb.
-    if (record[0] == static_cast<int32_t>(CallKind::Launch) && record[3] >= 0 &&
-        record[3] < pwrt::kNumLaunchKinds && record[2] >= 0 &&
+    if ((record[0] == static_cast<int32_t>(CallKind::Launch) ||
+         record[0] == static_cast<int32_t>(CallKind::LaunchLayer)) &&
+        record[3] >= 0 && record[3] < pwrt::kNumLaunchKinds && record[2] >= 0 &&
         record[2] < static_cast<int32_t>(kernels.size())) {
       out = writeText(out, " // ");
       out = writeText(out, pwrt::stringifyLaunchKind(
@@ -380,6 +459,10 @@ std::string pipeweave::recordsInitializer(const CallTable &table,
       out = writeInteger(out, record[4]);
       out = writeText(out, " mb ");
       out = writeInteger(out, record[5]);
+      if (record[0] == static_cast<int32_t>(CallKind::LaunchLayer)) {
+        out = writeText(out, " layer ");
+        out = writeInteger(out, record[6]);
+      }
       out = writeText(out, ": ");
       out = writeText(out, kernels[record[2]]);
     }

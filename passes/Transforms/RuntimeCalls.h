@@ -30,6 +30,8 @@ enum class CallKind : int32_t {
   Send = 4,
   Recv = 5,
   GroupEnd = 6,
+  LaunchLayer = 7, // a component's launch (pwrt_cg_launch_layer)
+  AllToAll = 8,
 };
 
 /// Int32 fields per table record (PWRT_CG_RECORD_WIDTH).
@@ -39,12 +41,15 @@ constexpr int kRecordWidth = 10;
 struct RuntimeCall {
   CallKind kind = CallKind::Launch;
   int32_t stream = 0;
-  /// Launch: kernel index, kind code (PWRT_CG_FORWARD...), stage, mb.
+  /// Launch: kernel index, kind code (PWRT_CG_FORWARD...), stage, mb;
+  /// LaunchLayer: the same, then the layer.
+  /// AllToAll: name index, kind code, stage, mb, layer, row bytes.
   /// Send/Recv: peer, tag, payload (0 activation, 1 gradient), stage, mb.
   /// Record/Wait: event.
-  std::array<int32_t, 5> fields{};
-  /// Launch: in0, in1, out0, out1 by kind, as pwrt_codegen.h documents;
-  /// Send/Recv: the slot in slots[0]. An absent buffer has offset -1.
+  std::array<int32_t, 6> fields{};
+  /// Launch: in0, in1, out0, out1 by kind, as pwrt_codegen.h documents
+  /// (LaunchLayer: in0 and out0 only); Send/Recv: the slot in slots[0];
+  /// AllToAll: send and receive slots. An absent buffer has offset -1.
   std::array<pwrt::Slot, 4> slots{};
   /// The op the call comes from, for comments.
   mlir::Operation *op = nullptr;
@@ -56,9 +61,17 @@ struct RankCalls {
   int32_t numEvents = 0; // the rank's pwrt.record ops
 };
 
-/// The calls of `rank`; `kernels` is kernelsOf(program).
-RankCalls runtimeCallsOf(pwrt::RankOp rank,
-                         llvm::ArrayRef<std::string> kernels);
+/// The calls of `rank`; `kernels` is kernelsOf(program), `allToAlls`
+/// allToAllsOf(program).
+RankCalls runtimeCallsOf(pwrt::RankOp rank, llvm::ArrayRef<std::string> kernels,
+                         llvm::ArrayRef<std::string> allToAlls = {});
+
+/// The all-to-all component names `program` uses, sorted; the name
+/// argument of pwrt_cg_all_to_all indexes this list.
+std::vector<std::string> allToAllsOf(pwrt::ProgramOp program);
+
+/// Processes per pipeline rank: the program's expert_parallel, else 1.
+int32_t expertParallelOf(pwrt::ProgramOp program);
 
 /// The kernel names `program` launches, sorted; the kernel argument of
 /// pwrt_cg_launch indexes this list.

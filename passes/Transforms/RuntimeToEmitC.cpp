@@ -49,6 +49,9 @@ public:
     StringRef name = program.getSymName();
     std::vector<std::string> kernels = kernelsOf(program);
     std::string kernelList = llvm::join(kernels, ",");
+    std::vector<std::string> allToAlls = allToAllsOf(program);
+    std::string allToAllList = llvm::join(allToAlls, ",");
+    int32_t expertParallel = expertParallelOf(program);
     bool tables = usesTables(program, tableThreshold);
 
     // One function per rank: its whole step as runtime calls.
@@ -57,7 +60,7 @@ public:
     for (pwrt::RankOp rank :
          llvm::make_early_inc_range(program.getBody().getOps<pwrt::RankOp>())) {
       std::string function = (name + "_rank" + Twine(rank.getRank())).str();
-      RankCalls rankCalls = runtimeCallsOf(rank, kernels);
+      RankCalls rankCalls = runtimeCallsOf(rank, kernels, allToAlls);
       std::optional<CallTable> table;
       if (tables)
         table = tableOf(rankCalls.calls);
@@ -85,6 +88,10 @@ public:
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
+      if (expertParallel > 1 || !allToAlls.empty())
+        call(rank.getLoc(), "pwrt_cg_expert_parallel", ctx,
+             {builder.getI32IntegerAttr(expertParallel),
+              opaque(cString(allToAllList))});
       call(rank.getLoc(), "pwrt_cg_rank_begin", ctx,
            {opaque(cString(name)),
             builder.getI32IntegerAttr(program.getRanks()),
@@ -115,10 +122,22 @@ public:
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToEnd(body);
       Value ctx = body->getArgument(0);
-      Value rank = builder
-                       .create<emitc::CallOpaqueOp>(
-                           loc, TypeRange{i32}, "pwrt_rank", ValueRange{ctx})
-                       .getResult(0);
+      // With expert parallelism, process p runs pipeline rank p / E.
+      Value rank =
+          expertParallel > 1
+              ? builder
+                    .create<emitc::CallOpaqueOp>(
+                        loc, TypeRange{i32}, "pwrt_cg_pipeline_rank",
+                        ValueRange{ctx},
+                        builder.getArrayAttr(
+                            {builder.getIndexAttr(0),
+                             builder.getI32IntegerAttr(expertParallel)}),
+                        ArrayAttr())
+                    .getResult(0)
+              : builder
+                    .create<emitc::CallOpaqueOp>(loc, TypeRange{i32},
+                                                 "pwrt_rank", ValueRange{ctx})
+                    .getResult(0);
       for (auto [index, function] : llvm::enumerate(rankFunctions)) {
         Value constant = builder.create<emitc::ConstantOp>(
             loc, i32, builder.getI32IntegerAttr(index));

@@ -29,12 +29,15 @@ public:
     SmallVector<LLVM::LLVMFuncOp> rankFunctions;
     std::vector<std::string> kernels = kernelsOf(program);
     std::string kernelList = llvm::join(kernels, ",");
+    std::vector<std::string> allToAlls = allToAllsOf(program);
+    std::string allToAllList = llvm::join(allToAlls, ",");
+    int32_t expertParallel = expertParallelOf(program);
     bool tables = usesTables(program, tableThreshold);
     // Each rank is erased once lowered, while its ops are still in cache.
     for (pwrt::RankOp rank :
          llvm::make_early_inc_range(program.getBody().getOps<pwrt::RankOp>())) {
       std::string functionName = (name + "_rank" + Twine(rank.getRank())).str();
-      RankCalls rankCalls = runtimeCallsOf(rank, kernels);
+      RankCalls rankCalls = runtimeCallsOf(rank, kernels, allToAlls);
       auto function = createFunction(functionName, {ptr}, {},
                                      LLVM::Linkage::Internal, rank.getLoc());
       Block *body = function.addEntryBlock(builder);
@@ -42,6 +45,10 @@ public:
       Value ctx = body->getArgument(0);
       constants.clear();
       Location rankLoc = rank.getLoc();
+      if (expertParallel > 1 || !allToAlls.empty())
+        call(rankLoc, "pwrt_cg_expert_parallel", {},
+             {ctx, constant(rankLoc, i32, expertParallel),
+              stringAddress(rankLoc, allToAllList)});
       call(rankLoc, "pwrt_cg_rank_begin", {},
            {ctx, stringAddress(rankLoc, name),
             constant(rankLoc, i32, program.getRanks()),
@@ -75,7 +82,15 @@ public:
     Value ctx = entry->getArgument(0);
     constants.clear();
     builder.setInsertionPointToEnd(entry);
-    Value rank = call(loc, "pwrt_rank", {i32}, {ctx}).front();
+    // With expert parallelism, process p runs pipeline rank p / E.
+    Value rank =
+        expertParallel > 1
+            ? call(loc, "pwrt_cg_pipeline_rank", {i32},
+                   {ctx,
+                    builder.create<LLVM::ConstantOp>(
+                        loc, i32, builder.getI32IntegerAttr(expertParallel))})
+                  .front()
+            : call(loc, "pwrt_rank", {i32}, {ctx}).front();
     for (auto [index, function] : llvm::enumerate(rankFunctions)) {
       Block *callBlock = step.addBlock();
       Block *next = step.addBlock();

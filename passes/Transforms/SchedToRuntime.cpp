@@ -72,6 +72,7 @@ public:
         send(nameOf<pwrt::SendOp>(context)),
         recv(nameOf<pwrt::RecvOp>(context)),
         record(nameOf<pwrt::RecordOp>(context)),
+        allToAll(nameOf<pwrt::AllToAllOp>(context)),
         wait(nameOf<pwrt::WaitOp>(context)) {}
 
   /// Appends an op named `name` to `block`.
@@ -95,7 +96,7 @@ public:
   }
 
   DictionaryAttr noAttributes;
-  OperationName launch, send, recv, record, wait;
+  OperationName launch, send, recv, record, allToAll, wait;
 
 private:
   template <typename OpT> static OperationName nameOf(MLIRContext *context) {
@@ -124,7 +125,10 @@ struct SchedToRuntimePass
     OpBuilder builder(program);
     MLIRContext *context = builder.getContext();
     auto runtime = builder.create<pwrt::ProgramOp>(
-        program.getLoc(), program.getSymName(), program.getRanks());
+        program.getLoc(), program.getSymName(), program.getRanks(),
+        value->costs->expertParallel > 1
+            ? builder.getI64IntegerAttr(value->costs->expertParallel)
+            : IntegerAttr());
     runtime.getBody().push_back(new Block());
     builder.setInsertionPointToEnd(&runtime.getBody().front());
     // Large programs have hundreds of thousands of ops: make the types and
@@ -139,12 +143,29 @@ struct SchedToRuntimePass
     // One rank at a time: its lowered form is used up before the next.
     lower::RuntimeLowering lowering(value->schedule, *value->costs);
     lower::RankProgram rankProgram;
+    lower::PairPlans pairPlans;
     for (int index = 0; index < value->schedule.numRanks; ++index) {
+      pairPlans.assign(value->actionOps[index].size(), {});
+      for (auto [action, op] : llvm::enumerate(value->actionOps[index])) {
+        auto pair = dyn_cast_or_null<sched::OverlapOp>(op);
+        if (!pair)
+          continue;
+        pair->walk([&](sched::ComponentOp item) {
+          pairPlans[action].push_back(
+              {static_cast<lower::ComponentPhase>(item.getPhase()),
+               item.getComponent().str(), static_cast<int>(item.getLayer()),
+               item.getStream() == sched::Stream::Comm ? lower::CommStream
+                                                       : lower::ComputeStream});
+        });
+      }
       if (std::optional<lower::LoweringError> error =
-              lowering.lowerRank(index, rankProgram)) {
+              lowering.lowerRank(index, rankProgram, &pairPlans)) {
         runtime.erase();
-        return program.emitError() << "cannot lower @" << program.getSymName()
-                                   << " to the runtime: " << error->message;
+        Operation *at =
+            error->action >= 0 ? value->opAt(index, error->action) : nullptr;
+        return (at ? at->emitError() : program.emitError())
+               << "cannot lower @" << program.getSymName()
+               << " to the runtime: " << error->message;
       }
       Location loc = value->rankOps[index].getLoc();
       auto rank =
@@ -172,7 +193,28 @@ struct SchedToRuntimePass
           properties.kernel = kernel;
           properties.stage = op.launch.stage;
           properties.mb = op.launch.microbatch;
+          properties.layer = op.launch.layer;
           make.append(body, loc, make.launch, {}, stream, properties);
+          break;
+        }
+        case lower::RuntimeOp::AllToAllExchange: {
+          const lower::AllToAll &exchange = op.allToAll;
+          pwrt::AllToAllOp::Properties properties;
+          StringAttr &name = kernelNames[exchange.component];
+          if (!name)
+            name = builder.getStringAttr(exchange.component);
+          properties.component = name;
+          properties.kind = exchange.forward ? pwrt::LaunchKind::Forward
+                                             : pwrt::LaunchKind::Backward;
+          properties.stage = exchange.stage;
+          properties.mb = exchange.microbatch;
+          properties.layer = exchange.layer;
+          properties.send_offset = exchange.send.offset;
+          properties.send_bytes = exchange.send.bytes;
+          properties.recv_offset = exchange.recv.offset;
+          properties.recv_bytes = exchange.recv.bytes;
+          properties.row_bytes = exchange.rowBytes;
+          make.append(body, loc, make.allToAll, {}, stream, properties);
           break;
         }
         case lower::RuntimeOp::TransferGroup: {

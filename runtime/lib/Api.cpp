@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +29,10 @@
 using namespace pwrt;
 
 struct pwrt_context {
+  /// Unique among the contexts of the process (pwrt_context_id), so that
+  /// layers keeping per-context state never mistake a new context at a
+  /// destroyed one's address for it.
+  uint64_t id = 0;
   ResolvedOptions options;
   KernelTable kernels;
   std::unordered_map<std::string, pwrt_kernel> kernelIds;
@@ -322,10 +327,14 @@ pwrt_status pwrt_context_create(const pwrt_context_options *options,
       printError(nullptr, quietRequested(options), error.message);
       return setError(nullptr, error);
     }
+    static std::atomic<uint64_t> nextId{1};
+    context->id = nextId.fetch_add(1);
     *ctx = context.release();
     return PWRT_OK;
   });
 }
+
+uint64_t pwrt_context_id(const pwrt_context *ctx) { return ctx ? ctx->id : 0; }
 
 pwrt_status pwrt_context_destroy(pwrt_context *ctx) {
   if (!ctx)

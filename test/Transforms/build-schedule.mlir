@@ -114,7 +114,7 @@ pipe.pipeline @interleaved ranks = 2 microbatches = 4 schedule = "interleaved-1f
 // wins. B = I + W and overlapped = F + B as without components.
 // COSTS-LABEL: sched.program @moe
 // COSTS-SAME: backward = array<f64: 8.250000e+00, 1.650000e+01, 1.650000e+01, 3.000000e+00>, backward_input = array<f64: 7.250000e+00, 1.450000e+01, 1.450000e+01, 3.000000e+00>, backward_weight = array<f64: 1.000000e+00, 2.000000e+00, 2.000000e+00, 0.000000e+00>
-// COSTS-SAME: component_lists = {{\[\[}}{backward_input = 2.000000e+00 : f64, backward_weight = 1.000000e+00 : f64, forward = 1.000000e+00 : f64, kind = "compute", name = "attn"}, {backward = 5.000000e-01 : f64, expert_group = @experts, forward = 5.000000e-01 : f64, kind = "all_to_all", name = "dispatch"}, {backward_input = 4.000000e+00 : f64, backward_weight = 0.000000e+00 : f64, forward = 2.000000e+00 : f64, kind = "compute", name = "mlp"}, {backward = 7.500000e-01 : f64, expert_group = @experts, forward = 5.000000e-01 : f64, kind = "all_to_all", name = "combine"}], [{backward_input = 3.000000e+00 : f64, backward_weight = 0.000000e+00 : f64, forward = 3.000000e+00 : f64, kernels = {forward = "head_fwd"}, kind = "compute", name = "head"}]]
+// COSTS-SAME: component_lists = {{\[\[}}{backward_input = 2.000000e+00 : f64, backward_weight = 1.000000e+00 : f64, forward = 1.000000e+00 : f64, kind = "compute", name = "attn"}, {backward = 5.000000e-01 : f64, expert_group = @experts, forward = 5.000000e-01 : f64, kind = "all_to_all", name = "dispatch"}, {backward_input = 4.000000e+00 : f64, backward_weight = 0.000000e+00 : f64, forward = 2.000000e+00 : f64, kind = "compute", name = "mlp"}, {backward = 7.500000e-01 : f64, expert_group = @experts, forward = 5.000000e-01 : f64, kind = "all_to_all", name = "combine", row_bytes = 64 : i64, rows = 32 : i64}], [{backward_input = 3.000000e+00 : f64, backward_weight = 0.000000e+00 : f64, forward = 3.000000e+00 : f64, kernels = {forward = "head_fwd"}, kind = "compute", name = "head"}]]
 // COSTS-SAME: expert_parallel = 2 : i64, forward = array<f64: 4.000000e+00, 8.000000e+00, 8.000000e+00, 2.500000e+00>, layers = array<i64: 1, 2, 2, 1>, overlapped = array<f64: 1.225000e+01, 2.450000e+01, 2.450000e+01, 5.500000e+00>
 // COSTS-SAME: stage_components = array<i64: 0, 0, 0, 1>
 moe.expert_group @experts layers = 8 experts = 4 groups = 1 nodes = 1 gpus = 2
@@ -125,7 +125,8 @@ pipe.pipeline @moe ranks = 2 microbatches = 4 schedule = "dualpipe" {
         backward_weight = 1.0
     pipe.component "dispatch" all_to_all @experts forward = 0.5
     pipe.component "mlp" compute forward = 2.0, backward_input = 4.0
-    pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75
+    pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75,
+        row_bytes = 64, rows = 32
   }
   pipe.stage 0 {
     pipe.layers 1

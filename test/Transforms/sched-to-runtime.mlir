@@ -49,3 +49,77 @@ pipe.pipeline @split ranks = 1 microbatches = 1 schedule = "gpipe" {
 // expected-error @+1 {{cannot lower @nokernels to the runtime: stage 0 has no forward kernel; name one with `pipe.kernels forward = "..."`}}
 pipe.pipeline @nokernels ranks = 2 microbatches = 2 schedule = "gpipe" {
 }
+
+// -----
+
+// A stage of components (issue 8) runs its items: one layer of compute a,
+// all-to-all x, compute b on 2 expert-parallel processes. x's slots hold
+// 8 * 2 bytes of row counts and 4 rows of 8 bytes: 48. The forward chain
+// is a, x, b (a writes x's send slot, b reads its receive slot and writes
+// the output), then the loss; the backward chain is b's I, x's backward, a's
+// I (stage 0: no grad_input) and a's W right after it; b has no W kernel,
+// so no W item. The comm stream waits for the compute item that filled the
+// send slot, and the compute stream for the all-to-all that filled the
+// receive slot.
+// CHECK-LABEL: pwrt.program @chain ranks = 1 expert_parallel = 2 {
+// CHECK:         %[[C:.*]] = pwrt.stream "compute"
+// CHECK-NEXT:    %[[M:.*]] = pwrt.stream "comm"
+// CHECK-NEXT:    pwrt.launch forward "a_f" stage 0 mb 0 layer 0 on %[[C]] (output = [[FSEND:[0-9]+\+48]])
+// CHECK-NEXT:    %[[E0:.*]] = pwrt.record %[[C]]
+// CHECK-NEXT:    pwrt.wait %[[M]] for %[[E0]]
+// CHECK-NEXT:    pwrt.all_to_all "x" forward stage 0 mb 0 layer 0 on %[[M]] (send = [[FSEND]], recv = [[FRECV:[0-9]+\+48]]) row_bytes 8
+// CHECK-NEXT:    %[[E1:.*]] = pwrt.record %[[M]]
+// CHECK-NEXT:    pwrt.wait %[[C]] for %[[E1]]
+// CHECK-NEXT:    pwrt.launch forward "b_f" stage 0 mb 0 layer 0 on %[[C]] (input = [[FRECV]], output = [[OUT:[0-9]+\+8]])
+// CHECK-NEXT:    pwrt.launch loss "l" stage 0 mb 0 on %[[C]] (input = [[OUT]], grad_output = [[GRAD:[0-9]+\+8]])
+// CHECK-NEXT:    pwrt.launch backward_input "b_i" stage 0 mb 0 layer 0 on %[[C]] (grad_output = [[GRAD]], grad_input = [[BSEND:[0-9]+\+48]])
+// CHECK-NEXT:    %[[E2:.*]] = pwrt.record %[[C]]
+// CHECK-NEXT:    pwrt.wait %[[M]] for %[[E2]]
+// CHECK-NEXT:    pwrt.all_to_all "x" backward stage 0 mb 0 layer 0 on %[[M]] (send = [[BSEND]], recv = [[BRECV:[0-9]+\+48]]) row_bytes 8
+// CHECK-NEXT:    %[[E3:.*]] = pwrt.record %[[M]]
+// CHECK-NEXT:    pwrt.wait %[[C]] for %[[E3]]
+// CHECK-NEXT:    pwrt.launch backward_input "a_i" stage 0 mb 0 layer 0 on %[[C]] (grad_output = [[BRECV]])
+// CHECK-NEXT:    pwrt.launch backward_weight "a_w" stage 0 mb 0 layer 0 on %[[C]] ()
+// CHECK-NEXT:  }
+moe.expert_group @experts layers = 1 experts = 2 groups = 1 nodes = 1 gpus = 2 slots = 2 loads = dense<1.0> : tensor<1x2xf32>
+pipe.pipeline @chain ranks = 1 microbatches = 1 schedule = "gpipe" expert_parallel = 2 {
+  pipe.tensor activation_bytes = 8, activation_memory = 16
+  pipe.kernels loss = "l"
+  pipe.layers 1 {
+    pipe.component "a" compute forward = 1.0, backward_input = 1.0, backward_weight = 1.0
+        kernels forward = "a_f", backward_input = "a_i", backward_weight = "a_w"
+    pipe.component "x" all_to_all @experts forward = 1.0, row_bytes = 8, rows = 4
+    pipe.component "b" compute forward = 1.0, backward_input = 1.0
+        kernels forward = "b_f", backward_input = "b_i"
+  }
+}
+
+// -----
+
+// A layer used for lowering starts and ends with a compute component.
+// expected-error @+1 {{cannot lower @starts to the runtime: stage 0's layer starts with the all-to-all 'x'; to be lowered, a layer must start and end with a compute component}}
+pipe.pipeline @starts ranks = 1 microbatches = 1 schedule = "gpipe" expert_parallel = 2 {
+  pipe.tensor activation_bytes = 8, activation_memory = 16
+  pipe.layers 1 {
+    pipe.component "x" all_to_all @experts forward = 1.0, row_bytes = 8, rows = 4
+    pipe.component "b" compute forward = 1.0, backward_input = 1.0
+        kernels forward = "b_f", backward_input = "b_i"
+  }
+}
+moe.expert_group @experts layers = 1 experts = 2 groups = 1 nodes = 1 gpus = 2 slots = 2 loads = dense<1.0> : tensor<1x2xf32>
+
+// -----
+
+// An all-to-all without row_bytes and rows has no buffer size.
+// expected-error @+1 {{cannot lower @unsized to the runtime: all_to_all component 'x' of stage 0 needs `row_bytes` and `rows` (the size of its buffers) to be lowered}}
+pipe.pipeline @unsized ranks = 1 microbatches = 1 schedule = "gpipe" expert_parallel = 2 {
+  pipe.tensor activation_bytes = 8, activation_memory = 16
+  pipe.layers 1 {
+    pipe.component "a" compute forward = 1.0, backward_input = 1.0
+        kernels forward = "a_f", backward_input = "a_i"
+    pipe.component "x" all_to_all @experts forward = 1.0
+    pipe.component "b" compute forward = 1.0, backward_input = 1.0
+        kernels forward = "b_f", backward_input = "b_i"
+  }
+}
+moe.expert_group @experts layers = 1 experts = 2 groups = 1 nodes = 1 gpus = 2 slots = 2 loads = dense<1.0> : tensor<1x2xf32>

@@ -188,6 +188,11 @@ pwrt_status pwrt_context_create(const pwrt_context_options *options,
  * no-op. */
 pwrt_status pwrt_context_destroy(pwrt_context *ctx);
 
+/* A number that no other context of this process has had or will have
+ * (never 0); 0 for NULL. Layers that keep state per context key it by this,
+ * not by the address, which a later context may reuse. */
+uint64_t pwrt_context_id(const pwrt_context *ctx);
+
 /* This process's rank and the number of ranks; -1 for NULL. */
 int pwrt_rank(const pwrt_context *ctx);
 int pwrt_world_size(const pwrt_context *ctx);

@@ -267,6 +267,35 @@ pipe.pipeline @commkernels ranks = 1 microbatches = 1 schedule = "gpipe" {
 
 // -----
 
+moe.expert_group @experts layers = 1 experts = 2 groups = 1 nodes = 1 gpus = 1 slots = 2 loads = dense<1.0> : tensor<1x2xf32>
+pipe.pipeline @halfrows ranks = 1 microbatches = 1 schedule = "gpipe" {
+  pipe.layers 1 {
+    // expected-error @+1 {{all_to_all component 'dispatch' sets one of 'row_bytes' and 'rows'; give both (the size of its buffers) or neither}}
+    pipe.component "dispatch" all_to_all @experts forward = 1.0, rows = 4
+  }
+}
+
+// -----
+
+moe.expert_group @experts layers = 1 experts = 2 groups = 1 nodes = 1 gpus = 1 slots = 2 loads = dense<1.0> : tensor<1x2xf32>
+pipe.pipeline @zerorows ranks = 1 microbatches = 1 schedule = "gpipe" {
+  pipe.layers 1 {
+    // expected-error @+1 {{field 'rows' of component 'dispatch' must be positive (got 0)}}
+    pipe.component "dispatch" all_to_all @experts forward = 1.0, row_bytes = 8, rows = 0
+  }
+}
+
+// -----
+
+pipe.pipeline @computerows ranks = 1 microbatches = 1 schedule = "gpipe" {
+  pipe.layers 1 {
+    // expected-error @+1 {{compute component 'mlp' sets 'row_bytes'; only an all_to_all has rows}}
+    pipe.component "mlp" compute forward = 1.0, backward_input = 1.0, row_bytes = 8
+  }
+}
+
+// -----
+
 pipe.pipeline @negativecomponent ranks = 1 microbatches = 1 schedule = "gpipe" {
   pipe.layers 1 {
     // expected-error @+1 {{field 'backward_input' of component 'attn' must be a finite, non-negative number (got -2.0)}}

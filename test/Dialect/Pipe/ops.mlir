@@ -62,7 +62,7 @@ moe.expert_group @experts layers = 8 experts = 4 groups = 1 nodes = 1 gpus = 2
 // CHECK-NEXT:      pipe.component "attn" compute forward = 1.0, backward_input = 2.0, backward_weight = 1.0 kernels forward = "attn_fwd", backward_input = "attn_bwd_in", backward_weight = "attn_bwd_w"
 // CHECK-NEXT:      pipe.component "dispatch" all_to_all @experts forward = 0.5
 // CHECK-NEXT:      pipe.component "mlp" compute forward = 2.0, backward_input = 4.0
-// CHECK-NEXT:      pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75
+// CHECK-NEXT:      pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75, row_bytes = 64, rows = 32
 // CHECK-NEXT:    }
 // CHECK-NEXT:    pipe.stage 0 {
 // CHECK-NEXT:      pipe.layers 1
@@ -83,7 +83,8 @@ pipe.pipeline @moe ranks = 2 microbatches = 4 schedule = "dualpipe"
                 backward_weight = "attn_bwd_w"
     pipe.component "dispatch" all_to_all @experts forward = 0.5
     pipe.component "mlp" compute forward = 2.0, backward_input = 4.0
-    pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75
+    pipe.component "combine" all_to_all @experts forward = 0.5, backward = 0.75,
+        rows = 32, row_bytes = 64
   }
   pipe.stage 0 {
     pipe.layers 1

@@ -156,3 +156,53 @@ pwrt.program @p ranks = 2 {
   pwrt.rank 1 pool 0 {
   }
 }
+
+// -----
+
+pwrt.program @p ranks = 1 {
+  pwrt.rank 0 pool 100 {
+    %s = pwrt.stream "comm"
+    // expected-error @+1 {{all-to-all kind must be forward or backward, not 'loss'}}
+    pwrt.all_to_all "x" loss stage 0 mb 0 layer 0 on %s (send = 0+8, recv = 8+8) row_bytes 8
+  }
+}
+
+// -----
+
+pwrt.program @p ranks = 1 {
+  pwrt.rank 0 pool 100 {
+    %s = pwrt.stream "comm"
+    // expected-error @+1 {{send slot 0+16 overlaps receive slot 8+8}}
+    pwrt.all_to_all "x" forward stage 0 mb 0 layer 0 on %s (send = 0+16, recv = 8+8) row_bytes 8
+  }
+}
+
+// -----
+
+pwrt.program @p ranks = 1 {
+  pwrt.rank 0 pool 100 {
+    %s = pwrt.stream "comm"
+    // expected-error @+1 {{row_bytes must be positive}}
+    pwrt.all_to_all "x" forward stage 0 mb 0 layer 0 on %s (send = 0+8, recv = 8+8) row_bytes 0
+  }
+}
+
+// -----
+
+pwrt.program @p ranks = 1 {
+  pwrt.rank 0 pool 100 {
+    %s = pwrt.stream "comm"
+    // expected-error @+1 {{recv slot 64+64 ends past the rank's pool of 100 bytes}}
+    pwrt.all_to_all "x" forward stage 0 mb 0 layer 0 on %s (send = 0+8, recv = 64+64) row_bytes 8
+  }
+}
+
+// -----
+
+pwrt.program @p ranks = 1 {
+  pwrt.rank 0 pool 100 {
+    %s = pwrt.stream "compute"
+    // expected-error @+1 {{layer must be >= 0 (a component's), or -1 for none}}
+    pwrt.launch forward "f" stage 0 mb 0 layer -2 on %s (output = 0+8)
+  }
+}

@@ -34,3 +34,19 @@ pwrt.program @step ranks = 2 {
   pwrt.rank 1 pool 0 {
   }
 }
+
+// A component launch names its layer; an all-to-all reads its send slot and
+// writes its receive slot.
+// CHECK-LABEL: pwrt.program @moe ranks = 1 {
+// CHECK:         pwrt.launch forward "attn" stage 1 mb 2 layer 0 on %[[C:.*]] (output = 0+2320)
+// CHECK-NEXT:    pwrt.all_to_all "dispatch" forward stage 1 mb 2 layer 0 on %[[M:.*]] (send = 0+2320, recv = 2368+2320) row_bytes 72
+// CHECK-NEXT:    pwrt.all_to_all "combine" backward stage 1 mb 2 layer 1 on %[[M]] (send = 4736+16, recv = 4800+16) row_bytes 64
+pwrt.program @moe ranks = 1 {
+  pwrt.rank 0 pool 4816 {
+    %compute = pwrt.stream "compute"
+    %comm = pwrt.stream "comm"
+    pwrt.launch forward "attn" stage 1 mb 2 layer 0 on %compute (output = 0+2320)
+    pwrt.all_to_all "dispatch" forward stage 1 mb 2 layer 0 on %comm (send = 0+2320, recv = 2368+2320) row_bytes 72
+    pwrt.all_to_all "combine" backward stage 1 mb 2 layer 1 on %comm (send = 4736+16, recv = 4800+16) row_bytes 64
+  }
+}

@@ -272,4 +272,32 @@ TEST_F(Codegen, MalformedRecordsFailTheStepAndNameTheRecord) {
   EXPECT_EQ(pwrt_cg_result(ctx, kProgram, 1), PWRT_OK) << pwrt_last_error(ctx);
 }
 
+// A context created after another was destroyed (possibly at its address)
+// is set up again: pwrt_codegen keys its state by pwrt_context_id.
+TEST(CodegenContexts, NewContextIsSetUpAgain) {
+  uint64_t previousId = 0;
+  for (int round = 0; round < 2; ++round) {
+    pwrt_context_options options;
+    pwrt_context_options_init(&options);
+    options.flags = PWRT_FLAG_QUIET;
+    options.timeout_seconds = 30;
+    pwrt_context *ctx = nullptr;
+    ASSERT_EQ(pwrt_context_create(&options, &ctx), PWRT_OK)
+        << pwrt_last_error(nullptr);
+    uint64_t id = pwrt_context_id(ctx);
+    EXPECT_NE(id, 0u);
+    EXPECT_NE(id, previousId);
+    previousId = id;
+    Recorder recorder;
+    for (const char *name : {"bwd", "fwd", "loss"})
+      ASSERT_EQ(pwrt_register_kernel(ctx, name, record, &recorder, nullptr),
+                PWRT_OK);
+    flatStep(ctx);
+    EXPECT_EQ(pwrt_cg_result(ctx, kProgram, 1), PWRT_OK)
+        << "round " << round << ": " << pwrt_last_error(ctx);
+    EXPECT_EQ(recorder.seen.size(), 4u) << "round " << round;
+    EXPECT_EQ(pwrt_context_destroy(ctx), PWRT_OK);
+  }
+}
+
 } // namespace

@@ -19,6 +19,8 @@ extern "C" pwrt_status demo_step(pwrt_context *ctx);
 extern "C" int32_t demo_num_ranks(void);
 extern "C" pwrt_status train_step(pwrt_context *ctx);
 extern "C" int32_t train_num_ranks(void);
+extern "C" pwrt_status moe_dualpipe_step(pwrt_context *ctx);
+extern "C" int32_t moe_dualpipe_num_ranks(void);
 
 struct pwrt_context {
   int rank = 0;
@@ -54,6 +56,29 @@ std::string transfer(const char *what, pwrt_stream stream,
 
 extern "C" {
 const char *pwrt_last_error(const pwrt_context *) { return ""; }
+// These contexts stay allocated, so their addresses are unique ids.
+uint64_t pwrt_context_id(const pwrt_context *ctx) {
+  return reinterpret_cast<uintptr_t>(ctx);
+}
+pwrt_status pwrt_group_create(pwrt_context *ctx, const int32_t *, size_t count,
+                              pwrt_group *group) {
+  say(ctx, "group create " + std::to_string(count));
+  *group = 0;
+  return PWRT_OK;
+}
+pwrt_status pwrt_all_to_all(pwrt_context *ctx, pwrt_stream stream, pwrt_group,
+                            const pwrt_all_to_all_args *args) {
+  say(ctx, std::string("all_to_all ") + (args->name ? args->name : "-") +
+               " stream " + std::to_string(stream) + " kind " +
+               std::to_string(args->kind) + " stage " +
+               std::to_string(args->stage) + " mb " +
+               std::to_string(args->microbatch) + " layer " +
+               std::to_string(args->layer) + " " +
+               slot(args->send, args->send_bytes) + " " +
+               slot(args->recv, args->recv_bytes) + " rows of " +
+               std::to_string(args->row_bytes));
+  return PWRT_OK;
+}
 int pwrt_rank(const pwrt_context *ctx) { return ctx->rank; }
 int pwrt_world_size(const pwrt_context *ctx) { return ctx->worldSize; }
 
@@ -106,7 +131,8 @@ pwrt_status pwrt_launch(pwrt_context *ctx, pwrt_stream stream,
                      std::to_string(stream) + " kind " +
                      std::to_string(args->kind) + " stage " +
                      std::to_string(args->stage) + " mb " +
-                     std::to_string(args->microbatch) + " in";
+                     std::to_string(args->microbatch) + " layer " +
+                     std::to_string(args->layer) + " in";
   for (size_t i = 0; i < args->num_inputs; ++i)
     line += " " + slot(args->inputs[i].data, args->inputs[i].bytes);
   line += " out";
@@ -173,8 +199,9 @@ pwrt_status pwrt_step_fail(pwrt_context *ctx, pwrt_status status,
 /// set-up of the first).
 static int runAllRanks(const char *name, pwrt_status (*step)(pwrt_context *),
                        int32_t ranks) {
-  // pwrt_codegen keeps a rank's set-up per context address: contexts of
-  // different programs must not share one, so these stay allocated.
+  // pwrt_codegen keeps a rank's set-up per context id (here the address):
+  // contexts of different programs must not share one, so these stay
+  // allocated.
   auto &contexts = *new std::vector<pwrt_context>(ranks);
   for (int32_t rank = 0; rank < ranks; ++rank) {
     contexts[rank].rank = rank;
@@ -190,6 +217,9 @@ static int runAllRanks(const char *name, pwrt_status (*step)(pwrt_context *),
 }
 
 int main() {
+  // moe_dualpipe runs on 2 expert-parallel processes per pipeline rank.
   return runAllRanks("demo", demo_step, demo_num_ranks()) |
-         runAllRanks("train", train_step, train_num_ranks());
+         runAllRanks("train", train_step, train_num_ranks()) |
+         runAllRanks("moe_dualpipe", moe_dualpipe_step,
+                     2 * moe_dualpipe_num_ranks());
 }

@@ -62,6 +62,37 @@ void pwrt_cg_launch(pwrt_context *ctx, int32_t stream, int32_t kernel,
                     int64_t in1_bytes, int64_t out0_offset, int64_t out0_bytes,
                     int64_t out1_offset, int64_t out1_bytes);
 
+/* Expert parallelism (issue 8). A program compiled for R pipeline ranks
+ * with E > 1 expert-parallel processes per rank runs on R * E processes:
+ * process p runs pipeline rank p / E (pwrt_cg_pipeline_rank), its p2p
+ * peers q are processes q * E + p % E, and its all-to-alls run in the group
+ * of processes r*E .. r*E+E-1, created once at set-up.
+ * pwrt_cg_expert_parallel comes right before pwrt_cg_rank_begin in every
+ * rank function of such a program; `all_to_alls` lists the all-to-all
+ * component names, comma-separated (the `name` of pwrt_cg_all_to_all
+ * indexes it). */
+void pwrt_cg_expert_parallel(pwrt_context *ctx, int32_t expert_parallel,
+                             const char *all_to_alls);
+/* pwrt_rank(ctx) / expert_parallel. */
+int32_t pwrt_cg_pipeline_rank(const pwrt_context *ctx, int32_t expert_parallel);
+
+/* A component launch: as pwrt_cg_launch, with args.layer = `layer` and
+ * only the first input and output (a component's launch has no saved
+ * activations: its state holds them). */
+void pwrt_cg_launch_layer(pwrt_context *ctx, int32_t stream, int32_t kernel,
+                          int32_t kind, int32_t stage, int32_t microbatch,
+                          int32_t layer, int64_t in0_offset, int64_t in0_bytes,
+                          int64_t out0_offset, int64_t out0_bytes);
+
+/* An all-to-all of component `name` (index in the all_to_alls list) in the
+ * expert-parallel group: pwrt_all_to_all reading the send slot and writing
+ * the receive slot. `kind` is PWRT_CG_FORWARD or PWRT_CG_BACKWARD. */
+void pwrt_cg_all_to_all(pwrt_context *ctx, int32_t stream, int32_t name,
+                        int32_t kind, int32_t stage, int32_t microbatch,
+                        int32_t layer, int64_t row_bytes, int64_t send_offset,
+                        int64_t send_bytes, int64_t recv_offset,
+                        int64_t recv_bytes);
+
 void pwrt_cg_record(pwrt_context *ctx, int32_t stream, int32_t event);
 void pwrt_cg_wait(pwrt_context *ctx, int32_t stream, int32_t event);
 
@@ -87,6 +118,10 @@ void pwrt_cg_group_end(pwrt_context *ctx, int32_t stream);
  *   PWRT_CG_OP_GROUP_BEGIN, PWRT_CG_OP_GROUP_END:  none
  *   PWRT_CG_OP_SEND, PWRT_CG_OP_RECV:  peer, tag, payload, stage,
  *                       micro-batch, slot (as pwrt_cg_send/recv)
+ *   PWRT_CG_OP_LAUNCH_LAYER:  kernel, kind, stage, micro-batch, layer, then
+ *                       the slots of in0 and out0 (as pwrt_cg_launch_layer)
+ *   PWRT_CG_OP_ALL_TO_ALL:  name, kind, stage, micro-batch, layer,
+ *                       row bytes, send slot, receive slot
  * Unused fields are 0. Each record does what its flat call does, with the
  * same error handling; a malformed record (unknown op code, stream, event,
  * kernel or slot index out of range) fails the step with
@@ -98,7 +133,9 @@ enum {
   PWRT_CG_OP_GROUP_BEGIN = 3,
   PWRT_CG_OP_SEND = 4,
   PWRT_CG_OP_RECV = 5,
-  PWRT_CG_OP_GROUP_END = 6
+  PWRT_CG_OP_GROUP_END = 6,
+  PWRT_CG_OP_LAUNCH_LAYER = 7,
+  PWRT_CG_OP_ALL_TO_ALL = 8
 };
 enum { PWRT_CG_RECORD_WIDTH = 10 };
 
