@@ -28,11 +28,17 @@
 
 using namespace pwrt;
 
+/// Ids of contexts however they are made (one or many per process).
+static uint64_t nextContextId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
 struct pwrt_context {
   /// Unique among the contexts of the process (pwrt_context_id), so that
   /// layers keeping per-context state never mistake a new context at a
   /// destroyed one's address for it.
-  uint64_t id = 0;
+  uint64_t id = nextContextId();
   ResolvedOptions options;
   KernelTable kernels;
   std::unordered_map<std::string, pwrt_kernel> kernelIds;
@@ -327,8 +333,6 @@ pwrt_status pwrt_context_create(const pwrt_context_options *options,
       printError(nullptr, quietRequested(options), error.message);
       return setError(nullptr, error);
     }
-    static std::atomic<uint64_t> nextId{1};
-    context->id = nextId.fetch_add(1);
     *ctx = context.release();
     return PWRT_OK;
   });

@@ -731,8 +731,9 @@ pwrt_status mlpBackward(const pwrt_kernel_args *args) {
 
 /// One step of `program` with every rank in this process on `devices`
 /// fake GPUs; the worst relative difference to the sequential step. The
-/// contexts stay alive (added to `alive`): pwrt_codegen keeps its state by
-/// context address, so a new context must not reuse a destroyed one's.
+/// contexts stay alive (added to `alive`); pwrt_codegen keys its state by
+/// pwrt_context_id, so a new context at a destroyed one's address would
+/// also be set up afresh.
 double runMlp(const mlp::Program &program, int devices,
               std::vector<std::vector<pwrt_context *>> &alive) {
   FakeMachine machine(devices);
