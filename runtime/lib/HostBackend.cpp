@@ -289,6 +289,9 @@ private:
 
   // Failures.
   void failLocal(Failure failure);
+  /// Fails the step fatally after no progress for the timeout while
+  /// waiting on `peers` (the first is reported lost); `what` says on what.
+  void failPeersLost(const std::vector<int> &peers, const std::string &what);
   void failRemoteFatal(const ReportMessage &report);
   Error fatalError();
 
@@ -661,6 +664,18 @@ void HostBackend::runOp(Stream &stream, Op &op) {
   }
 }
 
+void HostBackend::failPeersLost(const std::vector<int> &peers,
+                                const std::string &what) {
+  std::string who = fmt::format("rank {}", peers.front());
+  for (size_t p = 1; p < peers.size(); ++p)
+    who += fmt::format(", rank {}", peers[p]);
+  failLocal(Failure{
+      PWRT_ERROR_PEER_LOST, myRank, peers.front(), true, wallNs(),
+      fmt::format("rank {}: no progress for {:.1f} s while waiting on {}, "
+                  "presumed lost: {}",
+                  myRank, options.timeoutSeconds, who, what)});
+}
+
 void HostBackend::runKernel(Stream &stream, LaunchOp &launch) {
   const KernelEntry &kernel = kernels[size_t(launch.kernel)];
   pwrt_kernel_args args = launch.args;
@@ -855,15 +870,8 @@ void HostBackend::runGroup(Stream &stream, std::vector<Transfer> &transfers) {
         peers.push_back(transfer.message.peer);
         waiting += (waiting.empty() ? "" : ", ") + describe(transfer);
       }
-      std::string who = fmt::format("rank {}", peers.front());
-      for (size_t p = 1; p < peers.size(); ++p)
-        who += fmt::format(", rank {}", peers[p]);
-      failLocal(Failure{
-          PWRT_ERROR_PEER_LOST, myRank, peers.front(), true, wallNs(),
-          fmt::format("rank {}: no progress for {:.1f} s while waiting on {}, "
-                      "presumed lost: {} on stream '{}'",
-                      myRank, options.timeoutSeconds, who, waiting,
-                      stream.name)});
+      failPeersLost(peers,
+                    fmt::format("{} on stream '{}'", waiting, stream.name));
       return;
     }
     backoff.pause();
@@ -1165,15 +1173,8 @@ void HostBackend::runAllToAll(Stream &stream, const Op &op) {
         waiting += fmt::format("{}{} rank {}", waiting.empty() ? "" : ", ",
                                what[int(pending[r].part)], rank);
       }
-      std::string who = fmt::format("rank {}", peers.front());
-      for (size_t p = 1; p < peers.size(); ++p)
-        who += fmt::format(", rank {}", peers[p]);
-      failLocal(Failure{
-          PWRT_ERROR_PEER_LOST, myRank, peers.front(), true, wallNs(),
-          fmt::format("rank {}: no progress for {:.1f} s while waiting on {}, "
-                      "presumed lost: {} in group {} ({})",
-                      myRank, options.timeoutSeconds, who, where,
-                      formatMembers(a2a.members), waiting)});
+      failPeersLost(peers, fmt::format("{} in group {} ({})", where,
+                                       formatMembers(a2a.members), waiting));
       return;
     }
     backoff.pause();
